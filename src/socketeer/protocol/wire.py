@@ -1,0 +1,59 @@
+"""An encoded outgoing message, shared by every connection it is sent to.
+
+A broadcast is encoded once into a :class:`WireMessage`; each transport asks it for the form it
+writes (WebSocket frames or polling payload segments), which is built once on first use and cached.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+from .websocket_frames import build_binary_frame, build_text_frame
+
+__all__ = ["WireMessage"]
+
+
+class WireMessage:
+    """Engine.IO packets ready for the wire.
+
+    ``text`` is the UTF-8 Engine.IO text packet (type digit included, e.g. ``b'42["hi"]'``) or
+    ``None`` when the message is binary only; ``binaries`` are binary MESSAGE packets that follow it.
+    ``volatile`` messages may be dropped by a transport that cannot send them now.
+    """
+
+    __slots__ = ("_frames", "_segments", "binaries", "text", "volatile")
+
+    def __init__(self, text: bytes | None, binaries: tuple[bytes, ...] = (), volatile: bool = False) -> None:
+        self.text = text
+        self.binaries = binaries
+        self.volatile = volatile
+        self._frames: bytes | None = None
+        self._segments: list[str] | None = None
+
+    def ws_frames(self) -> bytes:
+        """All packets as unmasked (server-side) WebSocket frames, concatenated."""
+        frames = self._frames
+        if frames is None:
+            if self.text is not None:
+                frames = build_text_frame(self.text)
+                if self.binaries:
+                    frames += b"".join([build_binary_frame(b) for b in self.binaries])
+            else:
+                frames = b"".join([build_binary_frame(b) for b in self.binaries])
+            self._frames = frames
+        return frames
+
+    def segments(self) -> list[str]:
+        """All packets as polling payload segments (text as is, binary as ``b<base64>``)."""
+        segments = self._segments
+        if segments is None:
+            segments = [] if self.text is None else [self.text.decode()]
+            segments.extend("b" + binascii.b2a_base64(b, newline=False).decode("ascii") for b in self.binaries)
+            self._segments = segments
+        return segments
+
+    def size(self) -> int:
+        return (len(self.text) if self.text is not None else 0) + sum(len(b) for b in self.binaries)
+
+    def __repr__(self) -> str:
+        return f"WireMessage(text={self.text!r}, binaries={len(self.binaries)}, volatile={self.volatile})"
