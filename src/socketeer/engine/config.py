@@ -1,0 +1,90 @@
+"""Engine.IO server options, with the official server's defaults. Times are in seconds."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..transports.ports import HttpRequest
+
+__all__ = ["CookieConfig", "CorsConfig", "EngineConfig", "Limits"]
+
+AllowRequest = Callable[["HttpRequest"], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class CorsConfig:
+    """Cross-origin settings, as the ``cors`` option of the official server.
+
+    ``origins`` is ``"*"``, a list of allowed origins, or a predicate on the request's Origin.
+    """
+
+    origins: str | Sequence[str] | Callable[[str], bool] = "*"
+    credentials: bool = False
+    methods: Sequence[str] = ("GET", "HEAD", "PUT", "PATCH", "POST", "DELETE")
+    allowed_headers: Sequence[str] = ()
+    exposed_headers: Sequence[str] = ()
+    max_age: int | None = None
+
+    def allows(self, origin: str) -> bool:
+        origins = self.origins
+        if origins == "*":
+            return True
+        if callable(origins):
+            return bool(origins(origin))
+        if isinstance(origins, str):
+            return origin == origins
+        return origin in origins
+
+
+@dataclass(frozen=True, slots=True)
+class CookieConfig:
+    name: str = "io"
+    path: str = "/"
+    http_only: bool = True
+    same_site: str = "Lax"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Hard limits on what a peer may send or make the server hold. Each has a safe default."""
+
+    max_packets_per_payload: int = 1000
+    max_attachments: int = 100
+    max_namespace_length: int = 256
+    max_event_name_length: int = 512
+    max_header_bytes: int = 16 * 1024
+    max_send_buffer: int = 10 * 1024 * 1024
+    max_connections: int | None = None
+    max_connections_per_address: int | None = None
+    max_handshakes_per_second_per_address: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    path: str = "/socket.io/"
+    transports: Sequence[str] = ("polling", "websocket")
+    allow_upgrades: bool = True
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
+    upgrade_timeout: float = 10.0
+    max_http_buffer_size: int = 1_000_000
+    cookie: CookieConfig | None = None
+    cors: CorsConfig | None = None
+    allow_request: AllowRequest | None = None
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        for name in self.transports:
+            if name not in ("polling", "websocket"):
+                raise ValueError(f"unknown transport {name!r}")
+        if not self.transports:
+            raise ValueError("at least one transport is needed")
+        if self.ping_interval <= 0 or self.ping_timeout <= 0:
+            raise ValueError("ping_interval and ping_timeout must be positive")
+        if self.max_http_buffer_size <= 0:
+            raise ValueError("max_http_buffer_size must be positive")
+        if not self.path.startswith("/"):
+            raise ValueError("path must start with '/'")

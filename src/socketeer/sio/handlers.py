@@ -1,0 +1,74 @@
+"""Event handlers: their signatures are read once, at registration, never guessed at call time.
+
+A handler receives the event's arguments positionally. Extra arguments beyond what it accepts are
+dropped and missing ones are passed as ``None`` (a JavaScript peer may send any number). A handler
+with a keyword-only parameter named ``ack`` gets the acknowledgement callback; otherwise its return
+value (``None`` for none, a tuple for several values) answers the peer's acknowledgement.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Handler", "HandlerSpec", "inspect_handler"]
+
+Handler = Callable[..., Any]
+
+
+class HandlerSpec:
+    """A handler and what it accepts. ``fixed`` leading parameters are supplied by socketeer."""
+
+    __slots__ = ("fn", "is_async", "max_args", "min_args", "wants_ack", "name")
+
+    def __init__(self, fn: Handler, fixed: int = 0) -> None:
+        if not callable(fn):
+            raise TypeError(f"handler must be callable, got {fn!r}")
+        self.fn = fn
+        self.name = getattr(fn, "__qualname__", repr(fn))
+        target = fn
+        if not inspect.isfunction(fn) and not inspect.ismethod(fn) and hasattr(fn, "__call__"):  # noqa: B004
+            call = type(fn).__call__
+            if inspect.iscoroutinefunction(call):
+                target = fn.__call__
+        self.is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(fn)
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            self.min_args, self.max_args, self.wants_ack = 0, None, False
+            return
+        positional = 0
+        required = 0
+        varargs = False
+        wants_ack = False
+        for param in sig.parameters.values():
+            if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+                positional += 1
+                if param.default is param.empty:
+                    required += 1
+            elif param.kind is param.VAR_POSITIONAL:
+                varargs = True
+            elif param.kind is param.KEYWORD_ONLY:
+                if param.name == "ack":
+                    wants_ack = True
+                elif param.default is param.empty:
+                    raise TypeError(f"handler {self.name} has a required keyword-only parameter {param.name!r}")
+        if positional < fixed and not varargs:
+            raise TypeError(f"handler {self.name} must accept at least {fixed} positional argument(s)")
+        self.min_args = max(required - fixed, 0)
+        self.max_args: int | None = None if varargs else positional - fixed
+        self.wants_ack = wants_ack
+
+    def adapt(self, args: list[Any]) -> list[Any]:
+        """Fit the peer's arguments to what the handler accepts."""
+        max_args = self.max_args
+        if max_args is not None and len(args) > max_args:
+            return args[:max_args]
+        if len(args) < self.min_args:
+            return args + [None] * (self.min_args - len(args))
+        return args
+
+
+def inspect_handler(fn: Handler, fixed: int = 0) -> HandlerSpec:
+    return HandlerSpec(fn, fixed)

@@ -1,0 +1,613 @@
+"""The Engine.IO v4 server: handshakes, the session registry, long-polling, WebSocket and the upgrade.
+
+Integrations hand requests in through :meth:`EngineServer.handle_request` (HTTP, long-polling) and
+:meth:`EngineServer.accept_websocket` (an accepted WebSocket, as a :class:`WebSocketPort`). The layer
+above receives each new connection through :class:`EngineHandler` and its messages through the
+:class:`ConnectionHandler` it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Protocol
+
+from .._types import EngineSid
+from ..engine.config import EngineConfig
+from ..engine.session import ServerSession, TimerAction
+from ..exceptions import ConnectionRefused, RemoteProtocolError
+from ..protocol.engineio_errors import EngineErrorCode, error_body, error_status
+from ..protocol.engineio_handshake import OpenPayload
+from ..protocol.engineio_packets import EnginePacketType, decode_payload
+from ..protocol.wire import WireMessage
+from .cors import cors_headers, preflight_headers
+from .ports import HttpRequest, HttpResponse, WebSocketPort
+
+__all__ = ["ConnectionHandler", "EngineConnection", "EngineHandler", "EngineServer", "CloseReason"]
+
+logger = logging.getLogger("socketeer.engine")
+
+
+class CloseReason:
+    """Engine.IO close reasons, as the official server names them."""
+
+    TRANSPORT_CLOSE = "transport close"
+    TRANSPORT_ERROR = "transport error"
+    PING_TIMEOUT = "ping timeout"
+    PARSE_ERROR = "parse error"
+    FORCED_CLOSE = "forced close"
+    SERVER_SHUTTING_DOWN = "server shutting down"
+
+
+PING = WireMessage(b"2")
+NOOP = WireMessage(b"6")
+PONG_PROBE_TEXT = "3probe"
+_TEXT_HEADERS = [("Content-Type", "text/plain; charset=UTF-8")]
+
+
+class ConnectionHandler(Protocol):
+    """The layer above, for one connection: messages in, then one close."""
+
+    def on_text(self, text: str) -> None: ...
+    def on_binary(self, data: bytes) -> None: ...
+    def on_close(self, reason: str) -> None: ...
+
+
+class EngineHandler(Protocol):
+    def on_connection(self, connection: EngineConnection) -> ConnectionHandler: ...
+
+
+class _NullHandler:
+    def on_text(self, text: str) -> None:
+        pass
+
+    def on_binary(self, data: bytes) -> None:
+        pass
+
+    def on_close(self, reason: str) -> None:
+        pass
+
+
+_NULL_HANDLER = _NullHandler()
+
+
+class EngineConnection:
+    """One Engine.IO session: the current transport, the heartbeat timer, the polling buffers."""
+
+    __slots__ = (
+        "_outbox",
+        "_outbox_bytes",
+        "_poll",
+        "_posting",
+        "_probe",
+        "_server",
+        "_timer",
+        "handler",
+        "request",
+        "session",
+        "sid",
+        "ws",
+    )
+
+    def __init__(self, server: EngineServer, sid: EngineSid, request: HttpRequest, now: float) -> None:
+        config = server.config
+        self._server = server
+        self.sid = sid
+        self.request = request
+        self.session = ServerSession(now, config.ping_interval, config.ping_timeout, config.upgrade_timeout)
+        self.handler: ConnectionHandler = _NULL_HANDLER
+        self.ws: WebSocketPort | None = None
+        self._probe: _UpgradeProbe | None = None
+        self._outbox: list[WireMessage] = []
+        self._outbox_bytes = 0
+        self._poll: asyncio.Future[bytes] | None = None
+        self._posting = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self.session.closed
+
+    @property
+    def transport(self) -> str:
+        return "websocket" if self.ws is not None else "polling"
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def write(self, message: WireMessage) -> None:
+        """Queue a message on the current transport. Never blocks."""
+        ws = self.ws
+        if ws is not None:
+            if message.volatile and ws.buffered_amount() > 0:
+                return
+            ws.write(message)
+            if ws.buffered_amount() > self._server.config.limits.max_send_buffer:
+                logger.warning("closing %s: send buffer over its limit (slow client)", self.sid)
+                self.close(CloseReason.TRANSPORT_ERROR)
+            return
+        if self.session.closed:
+            return
+        if message.volatile and self._poll is None:
+            return
+        self._outbox.append(message)
+        self._outbox_bytes += message.size()
+        if self._outbox_bytes > self._server.config.limits.max_send_buffer:
+            logger.warning("closing %s: polling buffer over its limit (slow client)", self.sid)
+            self.close(CloseReason.TRANSPORT_ERROR)
+            return
+        if self._poll is not None:
+            self._flush_poll()
+
+    def _flush_poll(self) -> None:
+        poll = self._poll
+        if poll is None or not self._outbox:
+            return
+        self._poll = None
+        if poll.done():
+            return
+        outbox = self._outbox
+        self._outbox = []
+        self._outbox_bytes = 0
+        if len(outbox) == 1 and outbox[0].text is not None and not outbox[0].binaries:
+            text = outbox[0].text
+            assert text is not None
+            poll.set_result(text)
+            return
+        segments: list[str] = []
+        for message in outbox:
+            segments.extend(message.segments())
+        poll.set_result("\x1e".join(segments).encode())
+
+    def _answer_poll(self, body: bytes) -> None:
+        poll = self._poll
+        if poll is not None:
+            self._poll = None
+            if not poll.done():
+                poll.set_result(body)
+
+    # -- timers --------------------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.session.next_deadline()
+        if deadline is not None:
+            self._timer = self._server.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now = self._server.loop.time()
+        while True:
+            action = self.session.handle_timeout(now)
+            if action is TimerAction.NONE:
+                break
+            if action is TimerAction.SEND_PING:
+                self.write(PING)
+            elif action is TimerAction.PING_TIMEOUT:
+                self._finish_close(CloseReason.PING_TIMEOUT, b"1")
+                return
+            elif action is TimerAction.UPGRADE_TIMEOUT:
+                probe = self._probe
+                self._probe = None
+                if probe is not None:
+                    probe.port.close()
+        if not self.session.closed:
+            self._schedule()
+
+    # -- receiving -----------------------------------------------------------------------------
+
+    def on_ws_text(self, text: str) -> None:
+        if text[:1] == "4":
+            self.handler.on_text(text[1:])
+            return
+        self._on_control(text, from_polling=False)
+
+    def on_ws_binary(self, data: bytes) -> None:
+        self.handler.on_binary(data)
+
+    def on_ws_close(self, reason: str) -> None:
+        if not self.session.closed:
+            self._finish_close(reason, None)
+
+    def _on_control(self, text: str, *, from_polling: bool) -> None:
+        kind = text[:1]
+        if kind == "3":
+            self.session.receive_pong(self._server.loop.time())
+            self._schedule()
+        elif kind == "1":
+            self._finish_close(CloseReason.TRANSPORT_CLOSE, b"6")
+        elif kind in ("2", "6"):
+            pass  # a client ping (v3 habit) or a noop: nothing to do
+        else:
+            logger.info("closing %s: unexpected packet %r", self.sid, text[:20])
+            self._finish_close(CloseReason.PARSE_ERROR, b"1")
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def close(self, reason: str = CloseReason.FORCED_CLOSE) -> None:
+        """Close the session from the server side."""
+        if not self.session.closed:
+            self._finish_close(reason, b"1")
+
+    def _finish_close(self, reason: str, poll_reply: bytes | None) -> None:
+        if not self.session.close():
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        probe = self._probe
+        self._probe = None
+        if probe is not None:
+            probe.port.close()
+        if self.ws is not None:
+            self.ws.close(1000)
+        if poll_reply is not None:
+            if self._outbox and poll_reply == b"1":
+                self._outbox.append(WireMessage(b"1"))
+                self._flush_poll()
+            else:
+                self._answer_poll(poll_reply)
+        else:
+            self._answer_poll(b"1")
+        self._outbox = []
+        self._outbox_bytes = 0
+        self._server._forget(self)
+        handler = self.handler
+        self.handler = _NULL_HANDLER
+        try:
+            handler.on_close(reason)
+        except Exception:
+            logger.exception("error in close handler of %s", self.sid)
+
+
+class _UpgradeProbe:
+    """Receives on a WebSocket opened to upgrade a polling session, until the upgrade completes."""
+
+    __slots__ = ("connection", "port")
+
+    def __init__(self, connection: EngineConnection, port: WebSocketPort) -> None:
+        self.connection = connection
+        self.port = port
+
+    def on_ws_text(self, text: str) -> None:
+        conn = self.connection
+        session = conn.session
+        if text == "2probe" and session.state.value == "upgrading":
+            session.receive_probe()
+            self.port.send_text(PONG_PROBE_TEXT)
+            conn._answer_poll(b"6")
+        elif text == "5" and session.state.value == "probed":
+            session.receive_upgrade()
+            conn._probe = None
+            conn.ws = self.port
+            self.port.receiver = conn
+            conn._answer_poll(b"6")
+            outbox = conn._outbox
+            conn._outbox = []
+            conn._outbox_bytes = 0
+            for message in outbox:
+                self.port.write(message)
+            conn._schedule()
+        else:
+            logger.info("aborting upgrade of %s: unexpected packet %r", conn.sid, text[:20])
+            self._abort()
+
+    def on_ws_binary(self, data: bytes) -> None:
+        self._abort()
+
+    def on_ws_close(self, reason: str) -> None:
+        conn = self.connection
+        if conn._probe is self:
+            conn._probe = None
+            conn.session.abort_upgrade()
+            conn._schedule()
+
+    def _abort(self) -> None:
+        conn = self.connection
+        if conn._probe is self:
+            conn._probe = None
+            conn.session.abort_upgrade()
+            conn._schedule()
+        self.port.close(1002)
+
+
+class _ClosedReceiver:
+    def on_ws_text(self, text: str) -> None:
+        pass
+
+    def on_ws_binary(self, data: bytes) -> None:
+        pass
+
+    def on_ws_close(self, reason: str) -> None:
+        pass
+
+
+_CLOSED_RECEIVER = _ClosedReceiver()
+
+
+def _error(code: EngineErrorCode, extra: list[tuple[str, str]], message: str | None = None) -> HttpResponse:
+    return HttpResponse(
+        error_status(code), [("Content-Type", "application/json"), *extra], error_body(code, message)
+    )
+
+
+class EngineServer:
+    """Accepts Engine.IO connections on one path and keeps their sessions."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        handler: EngineHandler,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        generate_id: Callable[[], str] | None = None,
+    ) -> None:
+        self.config = config
+        self.handler = handler
+        self._loop = loop
+        self.connections: dict[EngineSid, EngineConnection] = {}
+        self._generate_id = generate_id or (lambda: secrets.token_urlsafe(15))
+        self._upgrades = ["websocket"] if config.allow_upgrades and "websocket" in config.transports else []
+        self._handshakes: dict[str, tuple[float, int]] = {}
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
+
+    def _forget(self, conn: EngineConnection) -> None:
+        if self.connections.get(conn.sid) is conn:
+            del self.connections[conn.sid]
+
+    # -- request checks ------------------------------------------------------------------------
+
+    def verify(self, request: HttpRequest, *, websocket: bool) -> tuple[EngineErrorCode, str | None] | None:
+        """Check a request's query, as the official server does, before anything else happens."""
+        query = request.query
+        transport = query.get("transport")
+        if transport is None or transport not in self.config.transports:
+            return EngineErrorCode.UNKNOWN_TRANSPORT, None
+        if websocket != (transport == "websocket"):
+            return EngineErrorCode.BAD_REQUEST, None
+        if query.get("EIO") != "4":
+            return EngineErrorCode.UNSUPPORTED_PROTOCOL_VERSION, None
+        sid = query.get("sid")
+        if sid is not None:
+            conn = self.connections.get(EngineSid(sid))
+            if conn is None:
+                return EngineErrorCode.UNKNOWN_SID, None
+            if not websocket and conn.ws is not None:
+                return EngineErrorCode.BAD_REQUEST, None
+            if websocket and (conn.ws is not None or conn.session.upgrading):
+                return None  # accepted, then closed: as the official server
+        else:
+            if not websocket and request.method != "GET":
+                return EngineErrorCode.BAD_HANDSHAKE_METHOD, None
+            refusal = self._check_admission(request)
+            if refusal is not None:
+                return refusal
+        return None
+
+    def _check_admission(self, request: HttpRequest) -> tuple[EngineErrorCode, str | None] | None:
+        limits = self.config.limits
+        if limits.max_connections is not None and len(self.connections) >= limits.max_connections:
+            return EngineErrorCode.FORBIDDEN, "Too many connections"
+        address = request.remote_address[0] if request.remote_address else ""
+        if limits.max_connections_per_address is not None:
+            count = sum(
+                1
+                for c in self.connections.values()
+                if c.request.remote_address and c.request.remote_address[0] == address
+            )
+            if count >= limits.max_connections_per_address:
+                return EngineErrorCode.FORBIDDEN, "Too many connections from this address"
+        rate = limits.max_handshakes_per_second_per_address
+        if rate is not None:
+            now = self.loop.time()
+            start, count = self._handshakes.get(address, (now, 0))
+            if now - start >= 1.0:
+                start, count = now, 0
+            if count >= rate:
+                return EngineErrorCode.FORBIDDEN, "Too many handshakes"
+            self._handshakes[address] = (start, count + 1)
+            if len(self._handshakes) > 10_000:
+                self._handshakes = {k: v for k, v in self._handshakes.items() if now - v[0] < 1.0}
+        return None
+
+    async def _allow(self, request: HttpRequest) -> str | None:
+        """Run ``allow_request``; returns a refusal message or ``None``."""
+        hook = self.config.allow_request
+        if hook is None:
+            return None
+        try:
+            result = await hook(request)
+        except ConnectionRefused as exc:
+            return exc.message
+        except Exception:
+            logger.exception("allow_request raised; refusing the handshake")
+            return EngineErrorCode.FORBIDDEN.message
+        if result is False:
+            return EngineErrorCode.FORBIDDEN.message
+        if isinstance(result, str):
+            return result
+        return None
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    async def handle_request(self, request: HttpRequest) -> HttpResponse:
+        """Serve one HTTP request on the engine's path (handshake, poll or post)."""
+        cors = cors_headers(self.config.cors, request.headers)
+        if request.method == "OPTIONS":
+            return HttpResponse(204, preflight_headers(self.config.cors, request.headers))
+        failure = self.verify(request, websocket=False)
+        if failure is not None:
+            return _error(failure[0], cors, failure[1])
+        sid = request.query.get("sid")
+        if sid is None:
+            return await self._handshake_polling(request, cors)
+        conn = self.connections.get(EngineSid(sid))
+        if conn is None:
+            return _error(EngineErrorCode.UNKNOWN_SID, cors)
+        if request.method == "GET":
+            return await self._poll(conn, cors)
+        if request.method == "POST":
+            return self._post(conn, request, cors)
+        return _error(EngineErrorCode.BAD_REQUEST, cors)
+
+    async def _handshake_polling(self, request: HttpRequest, cors: list[tuple[str, str]]) -> HttpResponse:
+        refusal = await self._allow(request)
+        if refusal is not None:
+            return _error(EngineErrorCode.FORBIDDEN, cors, refusal)
+        conn = self._open(request)
+        headers = _TEXT_HEADERS + cors + self._cookie(conn)
+        body = b"0" + self._open_payload(conn, self._upgrades).encode()
+        conn.handler = self.handler.on_connection(conn)
+        if conn._outbox:
+            # the layer above already wrote (e.g. a server-side CONNECT): send it with the open packet
+            segments = [body.decode()]
+            for message in conn._outbox:
+                segments.extend(message.segments())
+            conn._outbox = []
+            conn._outbox_bytes = 0
+            body = "\x1e".join(segments).encode()
+        return HttpResponse(200, headers, body)
+
+    def _open(self, request: HttpRequest) -> EngineConnection:
+        sid = EngineSid(self._generate_id())
+        while sid in self.connections:
+            sid = EngineSid(self._generate_id())
+        conn = EngineConnection(self, sid, request, self.loop.time())
+        self.connections[sid] = conn
+        conn._schedule()
+        return conn
+
+    def _open_payload(self, conn: EngineConnection, upgrades: list[str]) -> str:
+        config = self.config
+        return OpenPayload(
+            conn.sid,
+            upgrades,
+            round(config.ping_interval * 1000),
+            round(config.ping_timeout * 1000),
+            config.max_http_buffer_size,
+        ).to_json()
+
+    def _cookie(self, conn: EngineConnection) -> list[tuple[str, str]]:
+        cookie = self.config.cookie
+        if cookie is None:
+            return []
+        value = f"{cookie.name}={conn.sid}; Path={cookie.path}"
+        if cookie.http_only:
+            value += "; HttpOnly"
+        if cookie.same_site:
+            value += f"; SameSite={cookie.same_site}"
+        return [("Set-Cookie", value)]
+
+    async def _poll(self, conn: EngineConnection, cors: list[tuple[str, str]]) -> HttpResponse:
+        if conn._poll is not None:
+            logger.info("closing %s: overlapping polls", conn.sid)
+            conn._finish_close(CloseReason.TRANSPORT_ERROR, b"1")
+            return _error(EngineErrorCode.BAD_REQUEST, cors)
+        if conn.session.closed:
+            return _error(EngineErrorCode.UNKNOWN_SID, cors)
+        headers = _TEXT_HEADERS + cors
+        if conn.session.state.value == "probed":
+            return HttpResponse(200, headers, b"6")
+        future: asyncio.Future[bytes] = self.loop.create_future()
+        conn._poll = future
+        if conn._outbox:
+            conn._flush_poll()
+        try:
+            body = await future
+        except asyncio.CancelledError:
+            if conn._poll is future:
+                conn._poll = None
+                if not conn.session.closed and conn.ws is None:
+                    conn._finish_close(CloseReason.TRANSPORT_CLOSE, None)
+            raise
+        return HttpResponse(200, headers, body)
+
+    def _post(self, conn: EngineConnection, request: HttpRequest, cors: list[tuple[str, str]]) -> HttpResponse:
+        if conn._posting:
+            conn._finish_close(CloseReason.TRANSPORT_ERROR, b"1")
+            return _error(EngineErrorCode.BAD_REQUEST, cors)
+        if len(request.body) > self.config.max_http_buffer_size:
+            logger.info("closing %s: POST body of %d bytes over the limit", conn.sid, len(request.body))
+            conn._finish_close(CloseReason.TRANSPORT_ERROR, b"1")
+            return HttpResponse(413, list(cors), b"")
+        conn._posting = True
+        try:
+            try:
+                packets = decode_payload(
+                    request.body.decode("utf-8"), max_packets=self.config.limits.max_packets_per_payload
+                )
+            except (UnicodeDecodeError, RemoteProtocolError) as exc:
+                logger.info("closing %s: bad payload (%s)", conn.sid, exc)
+                conn._finish_close(CloseReason.PARSE_ERROR, b"1")
+                return _error(EngineErrorCode.BAD_REQUEST, cors)
+            for packet in packets:
+                if conn.session.closed:
+                    break
+                if packet.type is EnginePacketType.MESSAGE:
+                    if isinstance(packet.data, bytes):
+                        conn.handler.on_binary(packet.data)
+                    else:
+                        conn.handler.on_text(packet.data)
+                else:
+                    conn._on_control(f"{int(packet.type)}{packet.data}", from_polling=True)
+        finally:
+            conn._posting = False
+        return HttpResponse(200, [("Content-Type", "text/html"), *cors], b"ok")
+
+    # -- WebSocket -----------------------------------------------------------------------------
+
+    def accept_websocket(self, request: HttpRequest, port: WebSocketPort) -> None:
+        """Take over a WebSocket whose request passed :meth:`verify` and ``allow_request``."""
+        sid = request.query.get("sid")
+        if sid is None:
+            conn = self._open(request)
+            conn.ws = port
+            port.receiver = conn
+            port.send_text("0" + self._open_payload(conn, []))
+            conn.handler = self.handler.on_connection(conn)
+            return
+        conn_or_none = self.connections.get(EngineSid(sid))
+        if (
+            conn_or_none is None
+            or conn_or_none.ws is not None
+            or conn_or_none.session.upgrading
+            or conn_or_none.session.closed
+        ):
+            port.receiver = _CLOSED_RECEIVER
+            port.close(1000)
+            return
+        conn = conn_or_none
+        probe = _UpgradeProbe(conn, port)
+        conn._probe = probe
+        port.receiver = probe
+        conn.session.start_upgrade(self.loop.time())
+        conn._schedule()
+
+    async def allow_websocket(self, request: HttpRequest) -> HttpResponse | None:
+        """Checks for a WebSocket request; ``None`` to accept, or the HTTP error to answer."""
+        cors = cors_headers(self.config.cors, request.headers)
+        failure = self.verify(request, websocket=True)
+        if failure is not None:
+            return _error(failure[0], cors, failure[1])
+        if request.query.get("sid") is None:
+            refusal = await self._allow(request)
+            if refusal is not None:
+                return _error(EngineErrorCode.FORBIDDEN, cors, refusal)
+        return None
+
+    # -- shutdown ------------------------------------------------------------------------------
+
+    def close_all(self, reason: str = CloseReason.SERVER_SHUTTING_DOWN) -> None:
+        for conn in list(self.connections.values()):
+            conn.close(reason)
