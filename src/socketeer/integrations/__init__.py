@@ -1,0 +1,1 @@
+"""Layer 5: where the server runs (ASGI, the standalone server)."""

@@ -1,0 +1,609 @@
+"""The standalone server, built for speed: an ``asyncio.Protocol`` per connection (uvloop when installed),
+``httptools`` for HTTP, and socketeer's own sans-I/O WebSocket frame codec.
+
+No task runs per WebSocket connection: frames are parsed in ``data_received`` and handed to the
+engine; writes made during one event-loop iteration are joined into one ``transport.write``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+import httptools
+
+from ..protocol.websocket_frames import (
+    FrameReader,
+    Opcode,
+    WebSocketProtocolError,
+    build_close_frame,
+    build_frame,
+    build_handshake_response,
+    build_text_frame,
+    validate_client_key,
+)
+from ..protocol.wire import WireMessage
+from ..transports.engine_server import EngineServer
+from ..transports.ports import HttpRequest, HttpResponse, WebSocketReceiver
+
+if TYPE_CHECKING:
+    from ..server.server import Server
+
+__all__ = ["HttpHandler", "StandaloneServer", "serve"]
+
+logger = logging.getLogger("socketeer.server")
+
+HttpHandler = Callable[[HttpRequest], Awaitable[HttpResponse]]
+
+_REASONS = {
+    101: "Switching Protocols",
+    200: "OK",
+    204: "No Content",
+    301: "Moved Permanently",
+    304: "Not Modified",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_CLOSE = Opcode.CLOSE
+_PING = Opcode.PING
+_PONG = Opcode.PONG
+
+
+class _NoReceiver:
+    def on_ws_text(self, text: str) -> None:
+        pass
+
+    def on_ws_binary(self, data: bytes) -> None:
+        pass
+
+    def on_ws_close(self, reason: str) -> None:
+        pass
+
+
+_NO_RECEIVER = _NoReceiver()
+
+
+def render_response(response: HttpResponse, keep_alive: bool) -> bytes:
+    status = response.status
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
+    has_length = False
+    for name, value in response.headers:
+        if name.lower() == "content-length":
+            has_length = True
+        lines.append(f"{name}: {value}")
+    if not has_length and status not in (101, 204, 304):
+        lines.append(f"Content-Length: {len(response.body)}")
+    lines.append("Connection: keep-alive" if keep_alive else "Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One TCP connection: HTTP/1.1 requests until it becomes a WebSocket."""
+
+    __slots__ = (
+        "_body",
+        "_body_size",
+        "_closing",
+        "_headers",
+        "_header_bytes",
+        "_in_flight",
+        "_parser",
+        "_paused",
+        "_pending",
+        "_reader",
+        "_timer",
+        "_url",
+        "_wbuf",
+        "_wsize",
+        "receiver",
+        "server",
+        "transport",
+    )
+
+    def __init__(self, server: StandaloneServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
+        self._url = b""
+        self._headers: dict[str, str] = {}
+        self._header_bytes = 0
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._in_flight: asyncio.Task[None] | None = None
+        self._pending: list[bytes] = []
+        self._reader: FrameReader | None = None
+        self.receiver: WebSocketReceiver = _NO_RECEIVER
+        self._wbuf: list[bytes] = []
+        self._wsize = 0
+        self._paused = False
+        self._closing = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.server._connections.add(self)
+        self._arm_timer(self.server.request_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server._connections.discard(self)
+        self._cancel_timer()
+        self._closing = True
+        if self._in_flight is not None:
+            self._in_flight.cancel()
+            self._in_flight = None
+        if self._reader is not None:
+            receiver = self.receiver
+            self.receiver = _NO_RECEIVER
+            receiver.on_ws_close("transport close")
+        self._wbuf = []
+        self._wsize = 0
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+
+    def data_received(self, data: bytes) -> None:
+        reader = self._reader
+        if reader is not None:
+            self._ws_data(reader, data)
+            return
+        if self._in_flight is not None:
+            # one request at a time per connection: keep what comes until the response is written
+            self._pending.append(data)
+            if sum(len(p) for p in self._pending) > self.server.max_pending_bytes:
+                self._abort(413)
+            return
+        self._feed_http(data)
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def _feed_http(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None:
+            return
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            offset = exc.args[0] if exc.args else len(data)
+            self._upgrade(data[offset:])
+        except httptools.HttpParserError as exc:
+            logger.debug("bad HTTP request: %s", exc)
+            self._abort(400)
+        except _RequestTooLarge as exc:
+            self._abort(exc.status)
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+        self._header_bytes = 0
+        self._body = []
+        self._body_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self.server.max_header_bytes:
+            raise _RequestTooLarge(431)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value)
+        if self._header_bytes > self.server.max_header_bytes:
+            raise _RequestTooLarge(431)
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        previous = self._headers.get(key)
+        self._headers[key] = text if previous is None else f"{previous}, {text}"
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self.server.max_body_bytes:
+            raise _RequestTooLarge(413)
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        parser = self._parser
+        if parser is None or parser.should_upgrade():
+            return
+        request = self._request(parser.get_method().decode("ascii"))
+        keep_alive = parser.should_keep_alive()
+        self._cancel_timer()
+        self._in_flight = asyncio.get_running_loop().create_task(self._respond(request, keep_alive))
+
+    def _request(self, method: str) -> HttpRequest:
+        url = httptools.parse_url(self._url)
+        raw_query = url.query.decode("latin-1") if url.query else ""
+        transport = self.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        remote = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) and len(peer) >= 2 else None
+        return HttpRequest(
+            method=method,
+            path=unquote(url.path.decode("latin-1")),
+            query=dict(parse_qsl(raw_query, keep_blank_values=True)),
+            headers=self._headers,
+            body=b"".join(self._body),
+            remote_address=remote,
+            query_string=raw_query,
+            scheme="https" if self.server.ssl else "http",
+        )
+
+    async def _respond(self, request: HttpRequest, keep_alive: bool) -> None:
+        try:
+            response = await self.server.handle_http(request)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("error while handling %s %s", request.method, request.path)
+            response = HttpResponse(500, [("Content-Type", "text/plain")], b"Internal Server Error")
+        self._in_flight = None
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(render_response(response, keep_alive))
+        if not keep_alive:
+            transport.close()
+            return
+        self._arm_timer(self.server.keep_alive_timeout)
+        if self._pending:
+            pending = b"".join(self._pending)
+            self._pending = []
+            self._feed_http(pending)
+
+    def _abort(self, status: int) -> None:
+        transport = self.transport
+        self._parser = None
+        if transport is not None and not transport.is_closing():
+            transport.write(render_response(HttpResponse(status), keep_alive=False))
+            transport.close()
+
+    def _arm_timer(self, delay: float) -> None:
+        self._cancel_timer()
+        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timeout)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timeout(self) -> None:
+        self._timer = None
+        if self._in_flight is None and self._reader is None and self.transport is not None:
+            self.transport.close()
+
+    # -- WebSocket -----------------------------------------------------------------------------
+
+    def _upgrade(self, rest: bytes) -> None:
+        parser = self._parser
+        transport = self.transport
+        if parser is None or transport is None:
+            return
+        self._cancel_timer()
+        request = self._request(parser.get_method().decode("ascii"))
+        self._parser = None
+        server = self.server
+        if not server.is_engine_path(request.path) or self._headers.get("upgrade", "").lower() != "websocket":
+            self._abort(404 if not server.is_engine_path(request.path) else 400)
+            return
+        try:
+            key = validate_client_key(self._headers.get("sec-websocket-key"))
+        except WebSocketProtocolError:
+            self._abort(400)
+            return
+        engine = server.engine
+        if engine.config.allow_request is None and server.origin_allowed(request):
+            refusal = engine.verify(request, websocket=True)
+            if refusal is not None:
+                self._write_error(engine, request)
+                return
+            self._accept(request, key, rest)
+            return
+        self._in_flight = asyncio.get_running_loop().create_task(self._upgrade_checked(request, key, rest))
+
+    async def _upgrade_checked(self, request: HttpRequest, key: str, rest: bytes) -> None:
+        server = self.server
+        if not server.origin_allowed(request):
+            self._in_flight = None
+            self._abort(403)
+            return
+        response = await server.engine.allow_websocket(request)
+        self._in_flight = None
+        if self.transport is None or self.transport.is_closing():
+            return
+        if response is not None:
+            self.transport.write(render_response(response, keep_alive=False))
+            self.transport.close()
+            return
+        pending = b"".join(self._pending)
+        self._pending = []
+        self._accept(request, key, rest + pending)
+
+    def _write_error(self, engine: EngineServer, request: HttpRequest) -> None:
+        # verify() said no: answer with the same HTTP error the polling transport gives
+        async def answer() -> None:
+            response = await engine.allow_websocket(request)
+            self._in_flight = None
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.write(render_response(response or HttpResponse(400), keep_alive=False))
+                transport.close()
+
+        self._in_flight = asyncio.get_running_loop().create_task(answer())
+
+    def _accept(self, request: HttpRequest, key: str, rest: bytes) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(build_handshake_response(key))
+        self._reader = FrameReader(max_message_size=self.server.engine.config.max_http_buffer_size)
+        self.server.engine.accept_websocket(request, self)
+        if rest:
+            self._ws_data(self._reader, rest)
+
+    def _ws_data(self, reader: FrameReader, data: bytes) -> None:
+        try:
+            messages = reader.feed(data)
+        except WebSocketProtocolError as exc:
+            logger.info("closing WebSocket: %s (code %d)", exc.reason, exc.close_code)
+            self._ws_fail(exc.close_code)
+            return
+        for opcode, payload in messages:
+            if opcode == _TEXT:
+                self.receiver.on_ws_text(payload)  # type: ignore[arg-type]
+            elif opcode == _BINARY:
+                self.receiver.on_ws_binary(payload)  # type: ignore[arg-type]
+            elif opcode == _PING:
+                self._write_raw(build_frame(_PONG, payload))  # type: ignore[arg-type]
+            elif opcode == _CLOSE:
+                self._ws_closed_by_peer()
+                return
+            if self._closing:
+                return
+
+    def _ws_closed_by_peer(self) -> None:
+        receiver = self.receiver
+        self.receiver = _NO_RECEIVER
+        if not self._closing:
+            self._closing = True
+            self._write_raw(build_close_frame(1000))
+            self._flush()
+            if self.transport is not None:
+                self.transport.close()
+        receiver.on_ws_close("transport close")
+
+    def _ws_fail(self, code: int) -> None:
+        receiver = self.receiver
+        self.receiver = _NO_RECEIVER
+        if not self._closing:
+            self._closing = True
+            self._write_raw(build_close_frame(code))
+            self._flush()
+            if self.transport is not None:
+                self.transport.close()
+        receiver.on_ws_close("transport error")
+
+    # -- WebSocketPort -------------------------------------------------------------------------
+
+    def write(self, message: WireMessage) -> None:
+        if self._closing:
+            return
+        frames = message.ws_frames()
+        self._wbuf.append(frames)
+        self._wsize += len(frames)
+        if len(self._wbuf) == 1:
+            self.server._schedule_flush(self)
+
+    def send_text(self, text: str) -> None:
+        self._write_raw(build_text_frame(text.encode()))
+
+    def _write_raw(self, frame: bytes) -> None:
+        if self._closing:
+            return
+        self._wbuf.append(frame)
+        self._wsize += len(frame)
+        if len(self._wbuf) == 1:
+            self.server._schedule_flush(self)
+
+    def _flush(self) -> None:
+        wbuf = self._wbuf
+        if not wbuf:
+            return
+        transport = self.transport
+        self._wbuf = []
+        self._wsize = 0
+        if transport is None:
+            return
+        transport.write(wbuf[0] if len(wbuf) == 1 else b"".join(wbuf))
+
+    def close(self, code: int = 1000) -> None:
+        if self._closing:
+            return
+        self._write_raw(build_close_frame(code))
+        self._closing = True
+        self._flush()
+        self.receiver = _NO_RECEIVER
+        if self.transport is not None:
+            self.transport.close()
+
+    def buffered_amount(self) -> int:
+        transport = self.transport
+        pending = transport.get_write_buffer_size() if transport is not None else 0
+        return pending + self._wsize if self._paused or pending else self._wsize
+
+
+class _RequestTooLarge(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class StandaloneServer:
+    """A listening standalone server for one :class:`~socketeer.Server`."""
+
+    def __init__(
+        self,
+        io: Server,
+        *,
+        http_handler: HttpHandler | None = None,
+        ssl: Any = None,
+        request_timeout: float = 20.0,
+        keep_alive_timeout: float = 60.0,
+        max_header_bytes: int | None = None,
+    ) -> None:
+        self.io = io
+        self.engine: EngineServer = io.engine
+        self.http_handler = http_handler
+        self.ssl = ssl
+        self.request_timeout = request_timeout
+        self.keep_alive_timeout = keep_alive_timeout
+        self.max_header_bytes = max_header_bytes or io.engine_config.limits.max_header_bytes
+        self.max_body_bytes = io.engine_config.max_http_buffer_size + 64 * 1024
+        self.max_pending_bytes = self.max_body_bytes
+        self._path = io.engine_config.path
+        self._path_bare = self._path.rstrip("/")
+        self._connections: set[HttpProtocol] = set()
+        self._dirty: list[HttpProtocol] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- serving -------------------------------------------------------------------------------
+
+    async def start(self, host: str, port: int, *, reuse_port: bool = False, backlog: int = 2048) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._server = await self._loop.create_server(
+            lambda: HttpProtocol(self), host, port, ssl=self.ssl, reuse_port=reuse_port or None, backlog=backlog
+        )
+        self.io.add_closer(self.close)
+
+    @property
+    def sockets(self) -> list[Any]:
+        return list(self._server.sockets) if self._server is not None else []
+
+    @property
+    def port(self) -> int:
+        return int(self.sockets[0].getsockname()[1])
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for proto in list(self._connections):
+            proto._flush()
+            if proto.transport is not None:
+                proto.transport.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def is_engine_path(self, path: str) -> bool:
+        return path == self._path or path == self._path_bare
+
+    def origin_allowed(self, request: HttpRequest) -> bool:
+        """Refuse cross-site WebSocket requests unless CORS allows the origin."""
+        origin = request.headers.get("origin")
+        if origin is None:
+            return True
+        cors = self.engine.config.cors
+        if cors is not None:
+            return cors.allows(origin)
+        host = request.headers.get("host", "")
+        return origin.split("://", 1)[-1] == host
+
+    async def handle_http(self, request: HttpRequest) -> HttpResponse:
+        if self.is_engine_path(request.path):
+            return await self.engine.handle_request(request)
+        if self.http_handler is not None:
+            return await self.http_handler(request)
+        return HttpResponse(404, [("Content-Type", "text/plain")], b"Not Found")
+
+    # -- write joining -------------------------------------------------------------------------
+
+    def _schedule_flush(self, proto: HttpProtocol) -> None:
+        self._dirty.append(proto)
+        if self._flush_handle is None:
+            loop = self._loop or asyncio.get_running_loop()
+            self._flush_handle = loop.call_soon(self._flush_all)
+
+    def _flush_all(self) -> None:
+        self._flush_handle = None
+        dirty = self._dirty
+        self._dirty = []
+        for proto in dirty:
+            proto._flush()
+
+
+def install_uvloop() -> bool:
+    """Use uvloop for new event loops when it is installed; returns whether it is."""
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+async def serve(
+    io: Server,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    http_handler: HttpHandler | None = None,
+    ssl: Any = None,
+    reuse_port: bool = False,
+    backlog: int = 2048,
+) -> StandaloneServer:
+    """Listen on ``host:port`` and return the running :class:`StandaloneServer`."""
+    server = StandaloneServer(io, http_handler=http_handler, ssl=ssl)
+    await server.start(host, port, reuse_port=reuse_port, backlog=backlog)
+    return server
+
+
+def run(
+    io: Server,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    http_handler: HttpHandler | None = None,
+    use_uvloop: bool = True,
+    on_ready: Callable[[StandaloneServer], None] | None = None,
+) -> None:
+    """Run until SIGINT or SIGTERM, then close gracefully (``socketeer serve``)."""
+    if use_uvloop:
+        install_uvloop()
+
+    async def main() -> None:
+        server = await serve(io, host, port, http_handler=http_handler)
+        if on_ready is not None:
+            on_ready(server)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
+                pass
+        await stop.wait()
+        await io.close()
+
+    asyncio.run(main())

@@ -1,0 +1,132 @@
+"""The immutable broadcast builder: ``io.to("a").except_("b").timeout(5).emit(...)``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from .._types import Room
+from ..adapters.base import BroadcastFlags, BroadcastOptions
+from ..exceptions import AckTimeout, LocalProtocolError
+from ..protocol.socketio_packets import RESERVED_EVENTS, SocketPacket, SocketPacketType
+
+if TYPE_CHECKING:
+    from .namespace import Namespace
+    from .socket import RemoteSocket
+
+__all__ = ["BroadcastOperator", "RoomsLike"]
+
+RoomsLike = Room | Iterable[Room]
+
+
+def _rooms(rooms: tuple[RoomsLike, ...]) -> frozenset[Room]:
+    out: set[Room] = set()
+    for item in rooms:
+        if isinstance(item, str):
+            out.add(item)
+        else:
+            out.update(item)
+    return frozenset(out)
+
+
+def check_event_name(event: str) -> None:
+    if event in RESERVED_EVENTS:
+        raise LocalProtocolError(f'"{event}" is a reserved event name')
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastOperator:
+    """Who a broadcast reaches and how. Every method returns a new operator; instances can be shared."""
+
+    namespace: Namespace
+    rooms: frozenset[Room] = field(default_factory=frozenset)
+    except_rooms: frozenset[Room] = field(default_factory=frozenset)
+    flags: BroadcastFlags = field(default_factory=BroadcastFlags)
+
+    def to(self, *rooms: RoomsLike) -> BroadcastOperator:
+        """Target the sockets in these rooms (added to the rooms already chosen)."""
+        return replace(self, rooms=self.rooms | _rooms(rooms))
+
+    in_ = to
+
+    def except_(self, *rooms: RoomsLike) -> BroadcastOperator:
+        """Leave out the sockets in these rooms."""
+        return replace(self, except_rooms=self.except_rooms | _rooms(rooms))
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """The message may be dropped for a client that cannot take it right now."""
+        return replace(self, flags=replace(self.flags, volatile=True))
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only the sockets of this server, even with a clustered adapter."""
+        return replace(self, flags=replace(self.flags, local=True))
+
+    def compress(self, compress: bool = True) -> BroadcastOperator:
+        return replace(self, flags=replace(self.flags, compress=compress))
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Set the deadline for :meth:`emit_with_ack`."""
+        return replace(self, flags=replace(self.flags, timeout=seconds))
+
+    def _options(self) -> BroadcastOptions:
+        return BroadcastOptions(self.rooms, self.except_rooms, self.flags)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send an event to every targeted socket. The packet is encoded once."""
+        check_event_name(event)
+        packet = SocketPacket(SocketPacketType.EVENT, self.namespace.name, [event, *args])
+        self.namespace._broadcast(packet, self._options())
+
+    send = emit
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send an event to every targeted socket and collect one answer from each.
+
+        Raises :class:`~socketeer.exceptions.AckTimeout` (carrying the answers received) when the
+        deadline set with :meth:`timeout` passes first.
+        """
+        check_event_name(event)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        responses: list[Any] = []
+        expected = [0]
+        sent = [False]
+
+        def on_sent(count: int) -> None:
+            expected[0] += count
+            sent[0] = True
+            if len(responses) >= expected[0] and not done.done():
+                done.set_result(None)
+
+        def on_ack(value: Any) -> None:
+            responses.append(value)
+            if sent[0] and len(responses) >= expected[0] and not done.done():
+                done.set_result(None)
+
+        packet = SocketPacket(SocketPacketType.EVENT, self.namespace.name, [event, *args])
+        self.namespace.adapter.broadcast_with_ack(packet, self._options(), on_sent, on_ack)
+        timeout = self.flags.timeout
+        try:
+            await asyncio.wait_for(asyncio.shield(done), timeout)
+        except asyncio.TimeoutError:
+            raise AckTimeout("operation has timed out", list(responses)) from None
+        return responses
+
+    # -- socket management ---------------------------------------------------------------------
+
+    async def fetch_sockets(self) -> list[RemoteSocket]:
+        """The targeted sockets, as proxies that can emit, join, leave and disconnect."""
+        return await self.namespace._fetch_sockets(self._options())
+
+    async def sockets_join(self, *rooms: RoomsLike) -> None:
+        await self.namespace.adapter.add_sockets(self._options(), _rooms(rooms))
+
+    async def sockets_leave(self, *rooms: RoomsLike) -> None:
+        await self.namespace.adapter.del_sockets(self._options(), _rooms(rooms))
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        await self.namespace._disconnect_sockets(self._options(), close)

@@ -1,0 +1,124 @@
+"""The server's side of one Engine.IO connection: it multiplexes the namespace sockets on it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import RemoteProtocolError
+from ..protocol.socketio_packets import SocketPacket, SocketPacketType
+from ..sio.reasons import DisconnectReason
+from ..transports.engine_server import CloseReason, EngineConnection
+from .socket import Handshake, Socket
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from .server import Server
+
+__all__ = ["Client"]
+
+logger = logging.getLogger("socketeer")
+
+_CONNECT = SocketPacketType.CONNECT
+
+
+class Client:
+    """Receives what one connection sends and routes it to the socket of its namespace."""
+
+    __slots__ = ("_connect_timer", "_connecting", "conn", "decoder", "server", "sockets")
+
+    def __init__(self, server: Server, conn: EngineConnection) -> None:
+        self.server = server
+        self.conn = conn
+        self.decoder = server.parser.decoder(server.decode_limits)
+        self.sockets: dict[str, Socket] = {}
+        self._connecting: set[str] = set()
+        self._connect_timer: asyncio.TimerHandle | None = server.engine.loop.call_later(
+            server.connect_timeout, self._on_connect_timeout
+        )
+
+    def handshake(self, auth: dict[str, Any]) -> Handshake:
+        request = self.conn.request
+        address = request.remote_address[0] if request.remote_address else ""
+        now = time.time()
+        headers = dict(request.headers)
+        url = request.path + ("?" + request.query_string if request.query_string else "")
+        return Handshake(
+            headers=headers,
+            query=dict(request.query),
+            auth=auth,
+            address=address,
+            time=formatdate(now, usegmt=True),
+            issued=int(now * 1000),
+            url=url,
+            secure=request.scheme in ("https", "wss"),
+            xdomain="origin" in headers,
+        )
+
+    def _on_connect_timeout(self) -> None:
+        self._connect_timer = None
+        if not self.sockets and not self._connecting and not self.conn.closed:
+            logger.info("closing %s: no namespace joined within connect_timeout", self.conn.sid)
+            self.conn.close(CloseReason.FORCED_CLOSE)
+
+    # -- ConnectionHandler ---------------------------------------------------------------------
+
+    def on_text(self, text: str) -> None:
+        try:
+            packet = self.decoder.feed_text(text)
+        except RemoteProtocolError as exc:
+            self._parse_error(exc)
+            return
+        if packet is not None:
+            self._on_packet(packet)
+
+    def on_binary(self, data: bytes) -> None:
+        try:
+            packet = self.decoder.feed_binary(data)
+        except RemoteProtocolError as exc:
+            self._parse_error(exc)
+            return
+        if packet is not None:
+            self._on_packet(packet)
+
+    def on_close(self, reason: str) -> None:
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+            self._connect_timer = None
+        why = DisconnectReason.parse(reason)
+        for socket in list(self.sockets.values()):
+            socket._on_close(why)
+        self.sockets.clear()
+
+    def _parse_error(self, exc: RemoteProtocolError) -> None:
+        logger.info("closing %s: parse error (%s)", self.conn.sid, exc)
+        self.conn.close(CloseReason.PARSE_ERROR)
+
+    def _on_packet(self, packet: SocketPacket) -> None:
+        socket = self.sockets.get(packet.namespace)
+        if packet.type is _CONNECT:
+            if socket is None and packet.namespace not in self._connecting:
+                self.server._connect(self, packet.namespace, packet.data if packet.data is not None else {})
+            return
+        if socket is not None:
+            socket._on_packet(packet)
+
+    # -- used by sockets and namespaces --------------------------------------------------------
+
+    def refuse(self, namespace: str, message: str, data: Any = None) -> None:
+        payload: dict[str, Any] = {"message": message}
+        if data is not None:
+            payload["data"] = data
+        self.conn.write(self.server.parser.encode(SocketPacket(SocketPacketType.CONNECT_ERROR, namespace, payload)))
+
+    def _remove(self, socket: Socket) -> None:
+        if self.sockets.get(socket.namespace.name) is socket:
+            del self.sockets[socket.namespace.name]
+
+    def disconnect_all(self) -> None:
+        for socket in list(self.sockets.values()):
+            socket.disconnect()
+        self.conn.close(CloseReason.FORCED_CLOSE)

@@ -1,0 +1,272 @@
+"""Namespaces: groups of sockets with their own handlers, middlewares and adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from .._types import Room, Sid
+from ..adapters.base import Adapter, BroadcastFlags, BroadcastOptions
+from ..exceptions import ConnectionRefused
+from ..protocol.socketio_packets import SocketPacket, SocketPacketType
+from ..protocol.wire import WireMessage
+from ..sio.handlers import Handler, HandlerSpec
+from ..sio.reasons import DisconnectReason
+from .broadcast import BroadcastOperator, RoomsLike
+from .socket import Handshake, RemoteSocket, Socket, ack_result
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .server import Server
+
+__all__ = ["Middleware", "Namespace"]
+
+logger = logging.getLogger("socketeer")
+
+H = TypeVar("H", bound=Handler)
+Middleware = Callable[[Socket], Any]
+
+_LIFECYCLE_ALIASES = {"connect": "connection"}
+_LIFECYCLE = frozenset({"connection", "disconnect", "disconnecting"})
+
+
+class Namespace:
+    """A namespace such as ``/`` or ``/chat``: ``io.of("/chat")``."""
+
+    def __init__(self, server: Server, name: str, parent: Any = None) -> None:
+        self.server = server
+        self.name = name
+        self.parent = parent
+        self.sockets: dict[Sid, Socket] = {}
+        self._handlers: dict[str, list[HandlerSpec]] = {}
+        self._middlewares: list[Middleware] = []
+        self._ack_ids = 0
+        self.adapter: Adapter = server._adapter_factory(self)
+
+    def __repr__(self) -> str:
+        return f"<Namespace {self.name!r} sockets={len(self.sockets)}>"
+
+    # -- registration --------------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Register a handler: ``connection`` (alias ``connect``) receives the socket; ``disconnect`` and
+        ``disconnecting`` receive the socket and the reason; any other event receives the socket and the
+        event's arguments. Usable as a decorator."""
+        event = _LIFECYCLE_ALIASES.get(event, event)
+
+        def register(fn: H) -> H:
+            self._handlers.setdefault(event, []).append(HandlerSpec(fn, fixed=1))
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    def use(self, middleware: Middleware) -> Middleware:
+        """Connection middleware ``fn(socket)`` (sync or async), run in order before ``connection``.
+
+        Raising :class:`~socketeer.exceptions.ConnectionRefused` (or any exception) refuses the client
+        with CONNECT_ERROR.
+        """
+        self._middlewares.append(middleware)
+        return middleware
+
+    # -- broadcasting --------------------------------------------------------------------------
+
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send to every socket of the namespace."""
+        BroadcastOperator(self).emit(event, *args)
+
+    send = emit
+
+    def to(self, *rooms: RoomsLike) -> BroadcastOperator:
+        return BroadcastOperator(self).to(*rooms)
+
+    in_ = to
+
+    def except_(self, *rooms: RoomsLike) -> BroadcastOperator:
+        return BroadcastOperator(self).except_(*rooms)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return BroadcastOperator(self).volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return BroadcastOperator(self).local
+
+    def compress(self, compress: bool = True) -> BroadcastOperator:
+        return BroadcastOperator(self).compress(compress)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return BroadcastOperator(self).timeout(seconds)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        return await BroadcastOperator(self).emit_with_ack(event, *args)
+
+    async def fetch_sockets(self) -> list[RemoteSocket]:
+        return await BroadcastOperator(self).fetch_sockets()
+
+    async def sockets_join(self, *rooms: RoomsLike) -> None:
+        await BroadcastOperator(self).sockets_join(*rooms)
+
+    async def sockets_leave(self, *rooms: RoomsLike) -> None:
+        await BroadcastOperator(self).sockets_leave(*rooms)
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        await BroadcastOperator(self).disconnect_sockets(close)
+
+    # -- adapter's LocalDelivery ---------------------------------------------------------------
+
+    def _broadcast(self, packet: SocketPacket, opts: BroadcastOptions) -> None:
+        self.adapter.broadcast(packet, opts)
+
+    def deliver(self, packet: SocketPacket, sids: Iterable[Sid] | None, flags: BroadcastFlags) -> None:
+        message = self.server.parser.encode(packet, flags.volatile)
+        self._write(message, sids)
+
+    def _write(self, message: WireMessage, sids: Iterable[Sid] | None) -> None:
+        if sids is None:
+            for socket in self.sockets.values():
+                socket.client.conn.write(message)
+            return
+        sockets = self.sockets
+        for sid in sids:
+            socket = sockets.get(sid)
+            if socket is not None:
+                socket.client.conn.write(message)
+
+    def deliver_with_ack(
+        self,
+        packet: SocketPacket,
+        sids: Iterable[Sid] | None,
+        flags: BroadcastFlags,
+        on_sent: Callable[[int], None],
+        on_ack: Callable[[Any], None],
+    ) -> None:
+        ack_id = self.next_ack_id()
+        targets = list(self.sockets.values()) if sids is None else [
+            s for s in (self.sockets.get(sid) for sid in sids) if s is not None
+        ]
+
+        def one_ack(args: list[Any] | None) -> None:
+            if args is not None:
+                on_ack(ack_result(args))
+
+        for socket in targets:
+            socket._acks[ack_id] = one_ack
+        on_sent(len(targets))
+        if targets:
+            message = self.server.parser.encode(packet._replace(id=ack_id), flags.volatile)
+            for socket in targets:
+                socket.client.conn.write(message)
+
+    def has_socket(self, sid: Sid) -> bool:
+        return sid in self.sockets
+
+    def next_ack_id(self) -> int:
+        ack_id = self._ack_ids
+        self._ack_ids = ack_id + 1
+        return ack_id
+
+    async def _fetch_sockets(self, opts: BroadcastOptions) -> list[RemoteSocket]:
+        sids = await self.adapter.fetch_sockets(opts)
+        out = []
+        for sid in sids:
+            socket = self.sockets.get(sid)
+            if socket is not None:
+                out.append(RemoteSocket(self, sid, socket.handshake, socket.rooms, socket.data))
+        return out
+
+    async def _disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
+        for sid in self.adapter.match(opts):
+            socket = self.sockets.get(sid)
+            if socket is not None:
+                socket.disconnect(close)
+
+    # -- connection ----------------------------------------------------------------------------
+
+    def _middleware_chain(self) -> list[Middleware]:
+        return list(self._middlewares)
+
+    def _add(self, client: Client, auth: dict[str, Any]) -> None:
+        """A client asked to connect. Runs the middlewares, then connects or refuses."""
+        socket = Socket(self, client, Sid(secrets.token_urlsafe(15)), client.handshake(auth))
+        middlewares = self._middleware_chain()
+        if not middlewares:
+            self._connect(socket, auth)
+            return
+        client._connecting.add(self.name)
+        self.server._tasks.spawn(self._run_middlewares(socket, middlewares, auth))
+
+    async def _run_middlewares(self, socket: Socket, middlewares: list[Middleware], auth: dict[str, Any]) -> None:
+        client = socket.client
+        try:
+            for middleware in middlewares:
+                result = middleware(socket)
+                if asyncio.iscoroutine(result):
+                    await result
+        except ConnectionRefused as exc:
+            client._connecting.discard(self.name)
+            client.refuse(self.name, exc.message, exc.data)
+            return
+        except Exception as exc:
+            client._connecting.discard(self.name)
+            logger.info("middleware refused socket on %s: %r", self.name, exc)
+            client.refuse(self.name, str(exc) or type(exc).__name__, getattr(exc, "data", None))
+            return
+        client._connecting.discard(self.name)
+        if not client.conn.closed:
+            self._connect(socket, auth)
+
+    def _connect(self, socket: Socket, auth: dict[str, Any]) -> None:
+        client = socket.client
+        socket.connected = True
+        self.sockets[socket.id] = socket
+        client.sockets[self.name] = socket
+        self.adapter.add_all(socket.id, [socket.id])
+        payload: dict[str, Any] = {"sid": socket.id}
+        if socket.pid is not None:
+            payload["pid"] = socket.pid
+        socket._send_packet(SocketPacket(SocketPacketType.CONNECT, self.name, payload))
+        for spec in self._handlers.get("connection", ()):
+            if not socket.connected:
+                break
+            self._call(spec, socket, [auth], "connection")
+
+    def _call(self, spec: HandlerSpec, socket: Socket, args: list[Any], event: str) -> None:
+        try:
+            result = spec.fn(socket, *spec.adapt(args))
+        except Exception:
+            logger.exception("error in %r handler %s on socket %s", event, spec.name, socket.id)
+            return
+        if asyncio.iscoroutine(result):
+            self.server._tasks.spawn(result)
+
+    def _run_lifecycle(self, socket: Socket, event: str, reason: DisconnectReason) -> None:
+        for spec in socket._handlers.get(event, ()):
+            try:
+                result = spec.fn(*spec.adapt([reason.value]))
+            except Exception:
+                logger.exception("error in %r handler of socket %s", event, socket.id)
+                continue
+            if asyncio.iscoroutine(result):
+                self.server._tasks.spawn(result)
+        for spec in self._handlers.get(event, ()):
+            self._call(spec, socket, [reason.value], event)
+
+    def _remove(self, socket: Socket) -> None:
+        self.sockets.pop(socket.id, None)
+        self.adapter.delete_all(socket.id)
+
+    def rooms_of(self, sid: Sid) -> set[Room]:
+        return set(self.adapter.socket_rooms(sid))

@@ -1,0 +1,313 @@
+"""``Server`` — the ``io`` object: the whole Socket.IO server."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from ..adapters.base import Adapter
+from ..adapters.memory import InMemoryAdapter
+from ..engine.config import AllowRequest, CookieConfig, CorsConfig, EngineConfig, Limits
+from ..protocol.parser import JsonParser, Parser
+from ..protocol.socketio_packets import DecodeLimits
+from ..sio.handlers import Handler
+from ..transports.engine_server import CloseReason, EngineConnection, EngineServer
+from ..transports.tasks import TaskGroupLite
+from .broadcast import BroadcastOperator, RoomsLike
+from .client import Client
+from .namespace import Middleware, Namespace
+from .socket import RemoteSocket
+
+if TYPE_CHECKING:
+    from .client import Client as _Client
+
+__all__ = ["ParentNamespace", "Server"]
+
+logger = logging.getLogger("socketeer")
+
+H = TypeVar("H", bound=Handler)
+NamespacePredicate = Callable[[str, dict[str, Any]], Any]
+AdapterFactory = Callable[[Namespace], Adapter]
+
+
+class ParentNamespace(Namespace):
+    """A dynamic namespace: ``io.of(re.compile(r"^/team-\\d+$"))`` or ``io.of(predicate)``.
+
+    Its handlers and middlewares apply to every child namespace it creates; emitting on it reaches the
+    sockets of all children.
+    """
+
+    def __init__(self, server: Server, matcher: re.Pattern[str] | NamespacePredicate) -> None:
+        super().__init__(server, f"<parent {getattr(matcher, 'pattern', matcher)!r}>")
+        self.matcher = matcher
+        self.children: dict[str, Namespace] = {}
+
+    async def matches(self, name: str, auth: dict[str, Any]) -> bool:
+        matcher = self.matcher
+        if isinstance(matcher, re.Pattern):
+            return matcher.fullmatch(name) is not None
+        result = matcher(name, auth)
+        if inspect.isawaitable(result):
+            result = await result
+        return bool(result)
+
+    def create_child(self, name: str) -> Namespace:
+        child = Namespace(self.server, name, parent=self)
+        child._handlers = self._handlers
+        child._middlewares = self._middlewares
+        self.children[name] = child
+        return child
+
+    def emit(self, event: str, *args: Any) -> None:
+        for child in list(self.children.values()):
+            child.emit(event, *args)
+
+    def to(self, *rooms: RoomsLike) -> BroadcastOperator:
+        raise NotImplementedError("use to() on a child namespace")
+
+
+class Server:
+    """The Socket.IO server (``io``).
+
+    Options mirror the official server (times in seconds): ``path``, ``transports``, ``allow_upgrades``,
+    ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``max_http_buffer_size``, ``cookie``, ``cors``,
+    ``allow_request``, ``connect_timeout``, plus ``adapter`` (a factory taking the namespace), ``parser``
+    and ``limits``. Unknown options are a ``TypeError``.
+    """
+
+    def __init__(
+        self,
+        *,
+        # Engine.IO
+        path: str = "/socket.io/",
+        transports: Sequence[str] = ("polling", "websocket"),
+        allow_upgrades: bool = True,
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        upgrade_timeout: float = 10.0,
+        max_http_buffer_size: int = 1_000_000,
+        cookie: CookieConfig | bool | None = None,
+        cors: CorsConfig | dict[str, Any] | None = None,
+        allow_request: AllowRequest | None = None,
+        limits: Limits | None = None,
+        # Socket.IO
+        connect_timeout: float = 45.0,
+        adapter: AdapterFactory | None = None,
+        parser: Parser | None = None,
+        cleanup_empty_child_namespaces: bool = False,
+    ) -> None:
+        if not path.endswith("/"):
+            path += "/"
+        if isinstance(cookie, bool):
+            cookie = CookieConfig() if cookie else None
+        if isinstance(cors, dict):
+            cors = CorsConfig(**cors)
+        limits = limits or Limits()
+        self.engine_config = EngineConfig(
+            path=path,
+            transports=tuple(transports),
+            allow_upgrades=allow_upgrades,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            upgrade_timeout=upgrade_timeout,
+            max_http_buffer_size=max_http_buffer_size,
+            cookie=cookie,
+            cors=cors,
+            allow_request=allow_request,
+            limits=limits,
+        )
+        if connect_timeout <= 0:
+            raise ValueError("connect_timeout must be positive")
+        self.connect_timeout = connect_timeout
+        self.parser: Parser = parser or JsonParser()
+        self.decode_limits = DecodeLimits(
+            max_attachments=limits.max_attachments,
+            max_namespace_length=limits.max_namespace_length,
+            max_event_name_length=limits.max_event_name_length,
+        )
+        self._adapter_factory: AdapterFactory = adapter or InMemoryAdapter
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        self.engine = EngineServer(self.engine_config, self)
+        self._tasks = TaskGroupLite()
+        self._namespaces: dict[str, Namespace] = {}
+        self._parents: list[ParentNamespace] = []
+        self._closers: list[Callable[[], Any]] = []
+        self._closed = False
+        self.sockets = self.of("/")
+
+    def __repr__(self) -> str:
+        return f"<socketeer.Server path={self.engine_config.path!r} namespaces={list(self._namespaces)}>"
+
+    # -- namespaces ----------------------------------------------------------------------------
+
+    @overload
+    def of(self, name: str) -> Namespace: ...
+    @overload
+    def of(self, name: re.Pattern[str] | NamespacePredicate) -> ParentNamespace: ...
+
+    def of(self, name: str | re.Pattern[str] | NamespacePredicate) -> Namespace:
+        """The namespace ``name`` (created on first use), or a dynamic parent namespace."""
+        if isinstance(name, str):
+            if not name.startswith("/"):
+                name = "/" + name
+            nsp = self._namespaces.get(name)
+            if nsp is None:
+                nsp = self._namespaces[name] = Namespace(self, name)
+            return nsp
+        parent = ParentNamespace(self, name)
+        self._parents.append(parent)
+        return parent
+
+    @property
+    def namespaces(self) -> dict[str, Namespace]:
+        return dict(self._namespaces)
+
+    def _connect(self, client: _Client, name: str, auth: Any) -> None:
+        if not isinstance(auth, dict):
+            auth = {}
+        nsp = self._namespaces.get(name)
+        if nsp is not None:
+            nsp._add(client, auth)
+            return
+        if not self._parents:
+            client.refuse(name, "Invalid namespace")
+            return
+        client._connecting.add(name)
+        self._tasks.spawn(self._connect_dynamic(client, name, auth))
+
+    async def _connect_dynamic(self, client: _Client, name: str, auth: dict[str, Any]) -> None:
+        try:
+            for parent in self._parents:
+                try:
+                    matched = await parent.matches(name, auth)
+                except Exception:
+                    logger.exception("namespace predicate failed for %r", name)
+                    matched = False
+                if matched:
+                    nsp = self._namespaces.get(name)
+                    if nsp is None:
+                        nsp = self._namespaces[name] = parent.create_child(name)
+                    client._connecting.discard(name)
+                    if not client.conn.closed:
+                        nsp._add(client, auth)
+                    return
+        finally:
+            client._connecting.discard(name)
+        if not client.conn.closed:
+            client.refuse(name, "Invalid namespace")
+
+    def _namespace_emptied(self, nsp: Namespace) -> None:
+        if self.cleanup_empty_child_namespaces and isinstance(nsp.parent, ParentNamespace) and not nsp.sockets:
+            nsp.parent.children.pop(nsp.name, None)
+            self._namespaces.pop(nsp.name, None)
+
+    # -- EngineHandler -------------------------------------------------------------------------
+
+    def on_connection(self, connection: EngineConnection) -> Client:
+        return Client(self, connection)
+
+    # -- the main namespace, directly on io ----------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Register a handler on the main namespace (``@io.on("connection")``, ``@io.on("btn")``)."""
+        if handler is None:
+            return self.sockets.on(event)
+        return self.sockets.on(event, handler)
+
+    event = on
+
+    def use(self, middleware: Middleware) -> Middleware:
+        return self.sockets.use(middleware)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send to every socket of the main namespace."""
+        self.sockets.emit(event, *args)
+
+    send = emit
+
+    def to(self, *rooms: RoomsLike) -> BroadcastOperator:
+        return self.sockets.to(*rooms)
+
+    in_ = to
+
+    def except_(self, *rooms: RoomsLike) -> BroadcastOperator:
+        return self.sockets.except_(*rooms)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self.sockets.volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self.sockets.local
+
+    def compress(self, compress: bool = True) -> BroadcastOperator:
+        return self.sockets.compress(compress)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return self.sockets.timeout(seconds)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        return await self.sockets.emit_with_ack(event, *args)
+
+    async def fetch_sockets(self) -> list[RemoteSocket]:
+        return await self.sockets.fetch_sockets()
+
+    async def sockets_join(self, *rooms: RoomsLike) -> None:
+        await self.sockets.sockets_join(*rooms)
+
+    async def sockets_leave(self, *rooms: RoomsLike) -> None:
+        await self.sockets.sockets_leave(*rooms)
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        await self.sockets.disconnect_sockets(close)
+
+    # -- running -------------------------------------------------------------------------------
+
+    async def serve(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> Any:
+        """Start the standalone server (uvloop + httptools) and return it once it listens.
+
+        Use ``await io.serve(...)`` then ``await server.serve_forever()``, or ``socketeer serve``.
+        """
+        from ..integrations.standalone import serve  # the one upward import: a convenience entry point
+
+        return await serve(self, host, port, **options)
+
+    def add_closer(self, closer: Callable[[], Any]) -> None:
+        """Called by integrations: something to stop when the server closes."""
+        self._closers.append(closer)
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Close every connection (clients see the close at once), let handlers finish up to ``timeout``
+        seconds, cancel what is left, and stop the integrations that were started."""
+        if self._closed:
+            return
+        self._closed = True
+        self.engine.close_all(CloseReason.SERVER_SHUTTING_DOWN)
+        await self._tasks.cancel_all(timeout)
+        for nsp in list(self._namespaces.values()):
+            await nsp.adapter.close()
+        for closer in self._closers:
+            result = closer()
+            if inspect.isawaitable(result):
+                await result
+        await asyncio.sleep(0)
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+def _iter(rooms: Iterable[str]) -> list[str]:
+    return list(rooms)

@@ -1,0 +1,478 @@
+"""A ``Socket``: one client connected to one namespace (``socket.id``, ``socket.emit``, ``socket.on``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from .._types import Room, Sid
+from ..adapters.base import BroadcastOptions
+from ..exceptions import AckTimeout, NotConnected
+from ..protocol.socketio_packets import SocketPacket, SocketPacketType
+from ..sio.handlers import Handler, HandlerSpec
+from ..sio.reasons import DisconnectReason
+from .broadcast import BroadcastOperator, RoomsLike, _rooms, check_event_name
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .namespace import Namespace
+
+__all__ = ["Handshake", "RemoteSocket", "Socket"]
+
+logger = logging.getLogger("socketeer")
+
+_EVENT = SocketPacketType.EVENT
+_ACK = SocketPacketType.ACK
+_BINARY_EVENT = SocketPacketType.BINARY_EVENT
+_BINARY_ACK = SocketPacketType.BINARY_ACK
+_DISCONNECT = SocketPacketType.DISCONNECT
+
+H = TypeVar("H", bound=Handler)
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """What the client sent when it connected."""
+
+    headers: dict[str, str]
+    query: dict[str, str]
+    auth: dict[str, Any]
+    address: str
+    time: str
+    issued: int
+    url: str
+    secure: bool = False
+    xdomain: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def as_ack_args(result: Any) -> list[Any]:
+    """A handler's return value as acknowledgement arguments."""
+    if result is None:
+        return []
+    if isinstance(result, tuple):
+        return list(result)
+    return [result]
+
+
+def ack_result(args: list[Any]) -> Any:
+    """Acknowledgement arguments as one Python value: ``None``, the only value, or a tuple."""
+    if not args:
+        return None
+    if len(args) == 1:
+        return args[0]
+    return tuple(args)
+
+
+class Socket:
+    """One client in one namespace.
+
+    Created by the server when a client connects; handed to ``connection`` handlers.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_acks",
+        "_any",
+        "_any_outgoing",
+        "_handlers",
+        "_middlewares",
+        "client",
+        "connected",
+        "data",
+        "handshake",
+        "id",
+        "namespace",
+        "recovered",
+        "pid",
+    )
+
+    def __init__(self, namespace: Namespace, client: Client, sid: Sid, handshake: Handshake) -> None:
+        self.namespace = namespace
+        self.client = client
+        self.id = sid
+        self.handshake = handshake
+        self.data: dict[str, Any] = {}
+        self.connected = False
+        self.recovered = False
+        self.pid: str | None = None
+        self._handlers: dict[str, list[HandlerSpec]] = {}
+        self._any: list[HandlerSpec] = []
+        self._any_outgoing: list[HandlerSpec] = []
+        self._middlewares: list[Callable[..., Any]] = []
+        self._acks: dict[int, Callable[[list[Any] | None], None]] = {}
+
+    def __repr__(self) -> str:
+        return f"<Socket id={self.id!r} nsp={self.namespace.name!r} connected={self.connected}>"
+
+    # -- properties ----------------------------------------------------------------------------
+
+    @property
+    def nsp(self) -> Namespace:
+        return self.namespace
+
+    @property
+    def server(self) -> Any:
+        return self.namespace.server
+
+    @property
+    def rooms(self) -> set[Room]:
+        """The rooms this socket is in (its own id included)."""
+        return set(self.namespace.adapter.socket_rooms(self.id))
+
+    @property
+    def transport(self) -> str:
+        """``"polling"`` or ``"websocket"``: the transport in use now."""
+        return self.client.conn.transport
+
+    @property
+    def disconnected(self) -> bool:
+        return not self.connected
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Every socket of the namespace but this one."""
+        return BroadcastOperator(self.namespace, except_rooms=frozenset((self.id,)))
+
+    @property
+    def volatile(self) -> _SocketEmitter:
+        return _SocketEmitter(self, volatile=True)
+
+    def timeout(self, seconds: float) -> _SocketEmitter:
+        return _SocketEmitter(self, timeout=seconds)
+
+    def to(self, *rooms: RoomsLike) -> BroadcastOperator:
+        """Sockets in these rooms, this one excluded."""
+        return BroadcastOperator(self.namespace, _rooms(rooms), frozenset((self.id,)))
+
+    in_ = to
+
+    def except_(self, *rooms: RoomsLike) -> BroadcastOperator:
+        return self.broadcast.except_(*rooms)
+
+    # -- listeners -----------------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Listen for ``event`` from this client: ``socket.on("btn", fn)`` or as a decorator.
+
+        The handler receives the event's arguments; ``disconnect`` handlers receive the reason.
+        """
+
+        def register(fn: H) -> H:
+            self._handlers.setdefault(event, []).append(HandlerSpec(fn))
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    def once(self, event: str, handler: Handler) -> None:
+        def once_wrapper(*args: Any, **kwargs: Any) -> Any:
+            self.off(event, once_wrapper)
+            return handler(*args, **kwargs)
+
+        spec = HandlerSpec(handler)
+        wrapper_spec = HandlerSpec(once_wrapper)
+        wrapper_spec.min_args, wrapper_spec.max_args = spec.min_args, spec.max_args
+        wrapper_spec.wants_ack, wrapper_spec.is_async = spec.wants_ack, spec.is_async
+        self._handlers.setdefault(event, []).append(wrapper_spec)
+
+    def off(self, event: str | None = None, handler: Handler | None = None) -> None:
+        if event is None:
+            self._handlers.clear()
+        elif handler is None:
+            self._handlers.pop(event, None)
+        else:
+            specs = self._handlers.get(event, [])
+            self._handlers[event] = [s for s in specs if s.fn is not handler]
+
+    def listeners(self, event: str) -> list[Handler]:
+        return [s.fn for s in self._handlers.get(event, [])]
+
+    def on_any(self, handler: Handler) -> Handler:
+        """Called for every incoming event with ``(event, *args)``."""
+        self._any.append(HandlerSpec(handler))
+        return handler
+
+    def prepend_any(self, handler: Handler) -> Handler:
+        self._any.insert(0, HandlerSpec(handler))
+        return handler
+
+    def off_any(self, handler: Handler | None = None) -> None:
+        self._any = [] if handler is None else [s for s in self._any if s.fn is not handler]
+
+    def on_any_outgoing(self, handler: Handler) -> Handler:
+        """Called for every outgoing event with ``(event, *args)``."""
+        self._any_outgoing.append(HandlerSpec(handler))
+        return handler
+
+    def prepend_any_outgoing(self, handler: Handler) -> Handler:
+        self._any_outgoing.insert(0, HandlerSpec(handler))
+        return handler
+
+    def off_any_outgoing(self, handler: Handler | None = None) -> None:
+        self._any_outgoing = [] if handler is None else [s for s in self._any_outgoing if s.fn is not handler]
+
+    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
+        """Per-packet middleware ``fn(event, args)`` (sync or async); raising refuses the packet."""
+        self._middlewares.append(middleware)
+        return middleware
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Send ``event`` with ``args`` to this client. ``callback`` gets the client's acknowledgement."""
+        check_event_name(event)
+        if not self.connected:
+            return
+        ack_id = None
+        if callback is not None:
+            ack_id = self._register_ack(lambda ack_args: None if ack_args is None else callback(*ack_args))
+        self._emit_packet(event, list(args), ack_id, volatile=False)
+
+    send = emit
+
+    def _emit_packet(self, event: str, args: list[Any], ack_id: int | None, volatile: bool) -> None:
+        if self._any_outgoing:
+            for spec in self._any_outgoing:
+                try:
+                    spec.fn(event, *args)
+                except Exception:
+                    logger.exception("error in outgoing listener of socket %s", self.id)
+        packet = SocketPacket(_EVENT, self.namespace.name, [event, *args], ack_id)
+        self.client.conn.write(self.namespace.server.parser.encode(packet, volatile))
+
+    def _register_ack(self, on_ack: Callable[[list[Any] | None], None]) -> int:
+        """Keep ``on_ack`` until the acknowledgement arrives (``None`` if the socket disconnects first)."""
+        ack_id = self.namespace.next_ack_id()
+        self._acks[ack_id] = on_ack
+        return ack_id
+
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send ``event`` and wait for the client's acknowledgement.
+
+        Returns the acknowledgement's value (a tuple when the client sent several, ``None`` for none).
+        Raises :class:`~socketeer.exceptions.AckTimeout` after ``timeout`` seconds and
+        :class:`~socketeer.exceptions.NotConnected` if the socket disconnects first.
+        """
+        check_event_name(event)
+        if not self.connected:
+            raise NotConnected("socket is not connected")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def on_ack(ack_args: list[Any] | None) -> None:
+            if future.done():
+                return
+            if ack_args is None:
+                future.set_exception(NotConnected("socket disconnected before acknowledging"))
+            else:
+                future.set_result(ack_result(ack_args))
+
+        ack_id = self._register_ack(on_ack)
+        self._emit_packet(event, list(args), ack_id, volatile=False)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise AckTimeout(f"no acknowledgement for {event!r} within {timeout} s") from None
+        finally:
+            self._acks.pop(ack_id, None)
+
+    call = emit_with_ack
+
+    def _send_packet(self, packet: SocketPacket) -> None:
+        self.client.conn.write(self.namespace.server.parser.encode(packet))
+
+    # -- rooms ---------------------------------------------------------------------------------
+
+    def join(self, rooms: RoomsLike) -> None:
+        """Join one room or several."""
+        self.namespace.adapter.add_all(self.id, [rooms] if isinstance(rooms, str) else list(rooms))
+
+    def leave(self, room: Room) -> None:
+        self.namespace.adapter.delete(self.id, room)
+
+    # -- disconnection -------------------------------------------------------------------------
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect from this namespace, or (``close=True``) close the whole connection."""
+        if not self.connected:
+            return
+        if close:
+            self.client.disconnect_all()
+            return
+        self._send_packet(SocketPacket(_DISCONNECT, self.namespace.name))
+        self._on_close(DisconnectReason.SERVER_NAMESPACE_DISCONNECT)
+
+    def _on_close(self, reason: DisconnectReason) -> None:
+        if not self.connected:
+            return
+        namespace = self.namespace
+        namespace._run_lifecycle(self, "disconnecting", reason)
+        self.connected = False
+        namespace._remove(self)
+        self.client._remove(self)
+        acks = self._acks
+        self._acks = {}
+        for on_ack in acks.values():
+            on_ack(None)
+        namespace._run_lifecycle(self, "disconnect", reason)
+
+    # -- receiving -----------------------------------------------------------------------------
+
+    def _on_packet(self, packet: SocketPacket) -> None:
+        ptype = packet.type
+        if ptype is _EVENT or ptype is _BINARY_EVENT:
+            data = packet.data
+            if self._middlewares:
+                self.namespace.server._tasks.spawn(self._run_middlewares(data[0], data[1:], packet.id))
+            else:
+                self._dispatch(data[0], data[1:], packet.id)
+        elif ptype is _ACK or ptype is _BINARY_ACK:
+            on_ack = self._acks.pop(packet.id, None)  # type: ignore[arg-type]
+            if on_ack is not None:
+                on_ack(packet.data)
+        elif ptype is _DISCONNECT:
+            self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
+
+    async def _run_middlewares(self, event: str, args: list[Any], ack_id: int | None) -> None:
+        try:
+            for middleware in list(self._middlewares):
+                result = middleware(event, args)
+                if asyncio.iscoroutine(result):
+                    await result
+        except Exception as exc:
+            logger.info("packet %r refused by middleware on socket %s: %s", event, self.id, exc)
+            message = str(exc) or type(exc).__name__
+            if ack_id is not None:
+                self._send_packet(SocketPacket(_ACK, self.namespace.name, [{"message": message}], ack_id))
+            else:
+                self._emit_packet("error", [{"message": message}], None, volatile=False)
+            return
+        if self.connected:
+            self._dispatch(event, args, ack_id)
+
+    def _dispatch(self, event: str, args: list[Any], ack_id: int | None) -> None:
+        if self._any:
+            for spec in self._any:
+                self._invoke(spec, (event,), args, None, event)
+        specs = self._handlers.get(event)
+        nsp_specs = self.namespace._handlers.get(event)
+        if specs is None and nsp_specs is None:
+            return
+        ack = _Ack(self, ack_id) if ack_id is not None else None
+        if specs is not None:
+            for spec in specs:
+                self._invoke(spec, (), args, ack, event)
+        if nsp_specs is not None:
+            for spec in nsp_specs:
+                self._invoke(spec, (self,), args, ack, event)
+
+    def _invoke(
+        self, spec: HandlerSpec, leading: tuple[Any, ...], args: list[Any], ack: _Ack | None, event: str
+    ) -> None:
+        call_args = spec.adapt(args) if (spec.max_args is None or spec.max_args != len(args)) else args
+        try:
+            if spec.wants_ack:
+                result = spec.fn(*leading, *call_args, ack=ack if ack is not None else _no_ack)
+            else:
+                result = spec.fn(*leading, *call_args)
+        except Exception:
+            logger.exception("error in handler %s of event %r on socket %s", spec.name, event, self.id)
+            return
+        if spec.is_async or asyncio.iscoroutine(result):
+            self.namespace.server._tasks.spawn(
+                result, None if ack is None or spec.wants_ack else ack.from_task
+            )
+        elif ack is not None and not spec.wants_ack:
+            ack(*as_ack_args(result))
+
+
+def _no_ack(*args: Any) -> None:
+    pass
+
+
+class _Ack:
+    """The acknowledgement callback of one received event; answers at most once."""
+
+    __slots__ = ("ack_id", "socket")
+
+    def __init__(self, socket: Socket, ack_id: int) -> None:
+        self.socket = socket
+        self.ack_id: int | None = ack_id
+
+    def __call__(self, *args: Any) -> None:
+        ack_id = self.ack_id
+        if ack_id is None:
+            return
+        self.ack_id = None
+        socket = self.socket
+        if socket.connected:
+            socket._send_packet(SocketPacket(_ACK, socket.namespace.name, list(args), ack_id))
+
+    def from_task(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error("error in async handler on socket %s", self.socket.id, exc_info=exc)
+            return
+        self(*as_ack_args(task.result()))
+
+
+class _SocketEmitter:
+    """``socket.volatile.emit(...)`` and ``socket.timeout(s).emit_with_ack(...)``."""
+
+    __slots__ = ("_socket", "_timeout", "_volatile")
+
+    def __init__(self, socket: Socket, *, volatile: bool = False, timeout: float | None = None) -> None:
+        self._socket = socket
+        self._volatile = volatile
+        self._timeout = timeout
+
+    def emit(self, event: str, *args: Any) -> None:
+        check_event_name(event)
+        if self._socket.connected:
+            self._socket._emit_packet(event, list(args), None, volatile=self._volatile)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        return await self._socket.emit_with_ack(event, *args, timeout=self._timeout)
+
+
+class RemoteSocket:
+    """A socket as returned by ``fetch_sockets``: its identity and the operations it allows."""
+
+    __slots__ = ("_namespace", "data", "handshake", "id", "rooms")
+
+    def __init__(self, namespace: Namespace, sid: Sid, handshake: Handshake, rooms: set[Room], data: Any) -> None:
+        self._namespace = namespace
+        self.id = sid
+        self.handshake = handshake
+        self.rooms = rooms
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"<RemoteSocket id={self.id!r}>"
+
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self._namespace, frozenset((self.id,)))
+
+    def emit(self, event: str, *args: Any) -> None:
+        self._operator().emit(event, *args)
+
+    async def join(self, rooms: RoomsLike) -> None:
+        await self._namespace.adapter.add_sockets(BroadcastOptions(frozenset((self.id,))), _rooms((rooms,)))
+
+    async def leave(self, room: Room) -> None:
+        await self._namespace.adapter.del_sockets(BroadcastOptions(frozenset((self.id,))), [room])
+
+    async def disconnect(self, close: bool = False) -> None:
+        await self._operator().disconnect_sockets(close)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return self._operator().timeout(seconds)
