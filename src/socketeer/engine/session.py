@@ -94,10 +94,8 @@ class ServerSession:
         if self.state is SessionState.CLOSED:
             return TimerAction.NONE
         if self._pong_deadline is not None and now >= self._pong_deadline:
-            self._pong_deadline = None
-            self._upgrade_deadline = None
-            self.state = SessionState.CLOSED
-            return TimerAction.PING_TIMEOUT
+            self._ping_at = self._pong_deadline = self._upgrade_deadline = None
+            return TimerAction.PING_TIMEOUT  # the caller closes the session
         if self._upgrade_deadline is not None and now >= self._upgrade_deadline:
             self._upgrade_deadline = None
             self._move("abort_upgrade")

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, unquote
 
 import httptools
@@ -55,6 +55,7 @@ _REASONS = {
     503: "Service Unavailable",
 }
 
+_HOLD_AFTER_CONNECT = 0.001
 _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 _CLOSE = Opcode.CLOSE
@@ -99,6 +100,7 @@ class HttpProtocol(asyncio.Protocol):
         "_closing",
         "_headers",
         "_header_bytes",
+        "_held",
         "_in_flight",
         "_parser",
         "_paused",
@@ -129,14 +131,14 @@ class HttpProtocol(asyncio.Protocol):
         self._wbuf: list[bytes] = []
         self._wsize = 0
         self._paused = False
+        self._held = False
         self._closing = False
         self._timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         self.server._connections.add(self)
         self._arm_timer(self.server.request_timeout)
 
@@ -381,6 +383,7 @@ class HttpProtocol(asyncio.Protocol):
         if not self._closing:
             self._closing = True
             self._write_raw(build_close_frame(1000))
+            self._held = False
             self._flush()
             if self.transport is not None:
                 self.transport.close()
@@ -392,6 +395,7 @@ class HttpProtocol(asyncio.Protocol):
         if not self._closing:
             self._closing = True
             self._write_raw(build_close_frame(code))
+            self._held = False
             self._flush()
             if self.transport is not None:
                 self.transport.close()
@@ -419,9 +423,23 @@ class HttpProtocol(asyncio.Protocol):
         if len(self._wbuf) == 1:
             self.server._schedule_flush(self)
 
+    def flush(self) -> None:
+        self._flush()
+        # Like the official server, whose transport takes the next batch only once the previous write
+        # has completed: what follows the CONNECT reply goes out a moment later, in a write of its own
+        # (clients that take one frame per read, like the official conformance suite, depend on it).
+        self._held = True
+
+    def _release(self) -> None:
+        self._held = False
+        self._flush()
+
     def _flush(self) -> None:
         wbuf = self._wbuf
         if not wbuf:
+            return
+        if self._held:
+            self.server._call_later(_HOLD_AFTER_CONNECT, self._release)
             return
         transport = self.transport
         self._wbuf = []
@@ -435,6 +453,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._write_raw(build_close_frame(code))
         self._closing = True
+        self._held = False
         self._flush()
         self.receiver = _NO_RECEIVER
         if self.transport is not None:
@@ -507,6 +526,7 @@ class StandaloneServer:
         if self._server is not None:
             self._server.close()
         for proto in list(self._connections):
+            proto._held = False
             proto._flush()
             if proto.transport is not None:
                 proto.transport.close()
@@ -544,6 +564,9 @@ class StandaloneServer:
         if self._flush_handle is None:
             loop = self._loop or asyncio.get_running_loop()
             self._flush_handle = loop.call_soon(self._flush_all)
+
+    def _call_later(self, delay: float, callback: Callable[[], None]) -> None:
+        (self._loop or asyncio.get_running_loop()).call_later(delay, callback)
 
     def _flush_all(self) -> None:
         self._flush_handle = None

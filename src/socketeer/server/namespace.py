@@ -238,6 +238,9 @@ class Namespace:
         if socket.pid is not None:
             payload["pid"] = socket.pid
         socket._send_packet(SocketPacket(SocketPacketType.CONNECT, self.name, payload))
+        # The CONNECT reply leaves in its own write, ahead of what the handlers send: clients that
+        # handle one frame per read event (like the official conformance suite's) see it alone.
+        client.conn.flush()
         for spec in self._handlers.get("connection", ()):
             if not socket.connected:
                 break

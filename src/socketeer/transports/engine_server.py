@@ -142,6 +142,11 @@ class EngineConnection:
         if self._poll is not None:
             self._flush_poll()
 
+    def flush(self) -> None:
+        """Send what is queued on a WebSocket now, in its own write (used after a CONNECT reply)."""
+        if self.ws is not None:
+            self.ws.flush()
+
     def _flush_poll(self) -> None:
         poll = self._poll
         if poll is None or not self._outbox:
