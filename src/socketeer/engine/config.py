@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ..transports.ports import HttpRequest
+from typing import Any
 
 __all__ = ["CookieConfig", "CorsConfig", "EngineConfig", "Limits"]
 
-AllowRequest = Callable[["HttpRequest"], Awaitable[Any]]
+AllowRequest = Callable[[Any], Awaitable[Any]]
+"""``async (request: HttpRequest) -> bool | str | None``: ``False`` or a message refuses the handshake."""
 
 
 @dataclass(frozen=True, slots=True)

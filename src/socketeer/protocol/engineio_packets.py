@@ -7,6 +7,7 @@ separator ``\\x1e``.
 
 from __future__ import annotations
 
+import base64
 import binascii
 from dataclasses import dataclass
 from enum import IntEnum
@@ -83,7 +84,7 @@ def decode_packet(data: str | bytes) -> EnginePacket:
 def _decode_payload_packet(text: str) -> EnginePacket:
     if text[:1] == "b":
         try:
-            return EnginePacket(EnginePacketType.MESSAGE, binascii.a2b_base64(text[1:].encode("ascii")))
+            return EnginePacket(EnginePacketType.MESSAGE, base64.b64decode(text[1:].encode("ascii"), validate=True))
         except (binascii.Error, UnicodeEncodeError) as exc:
             raise RemoteProtocolError("invalid base64 in binary packet") from exc
     return decode_packet(text)

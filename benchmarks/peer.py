@@ -1,0 +1,56 @@
+"""socketeer as a peer of the shared benchmark harness (its server contract: echo, ack, broadcast, join, room).
+
+Run: ``PORT=4000 python benchmarks/peer.py`` (standalone server, uvloop) or with ``--asgi`` under uvicorn.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import socketeer
+
+io = socketeer.Server()
+
+
+@io.on("echo")
+def echo(socket: socketeer.Socket, data: Any) -> None:
+    socket.emit("echo", data)
+
+
+@io.on("ack")
+def ack(socket: socketeer.Socket, data: Any) -> Any:
+    return data
+
+
+@io.on("broadcast")
+def broadcast(socket: socketeer.Socket, data: Any) -> None:
+    io.emit("bcast", data)
+
+
+@io.on("join")
+def join(socket: socketeer.Socket, room: str) -> bool:
+    socket.join(room)
+    return True
+
+
+@io.on("room")
+def room(socket: socketeer.Socket, message: dict[str, Any]) -> None:
+    io.to(message["room"]).emit("bcast", message["data"])
+
+
+def main() -> None:
+    port = int(os.environ.get("PORT", "4000"))
+    if "--asgi" in sys.argv:
+        import uvicorn
+
+        uvicorn.run(socketeer.ASGIApp(io), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    else:
+        from socketeer.integrations.standalone import run
+
+        run(io, "127.0.0.1", port)
+
+
+if __name__ == "__main__":
+    main()
