@@ -6,7 +6,7 @@ passing one where the other is expected is a type error.
 
 from __future__ import annotations
 
-from typing import Any, NewType, Union
+from typing import Any, NewType
 
 __all__ = ["AckId", "EngineSid", "JSONValue", "NamespacePath", "Room", "Sid"]
 
@@ -24,5 +24,5 @@ NamespacePath = NewType("NamespacePath", str)
 
 AckId = NewType("AckId", int)
 
-JSONValue = Union[None, bool, int, float, str, bytes, list[Any], dict[str, Any]]
+JSONValue = None | bool | int | float | str | bytes | list[Any] | dict[str, Any]
 """What an event argument may be: JSON values plus ``bytes`` (sent as binary attachments)."""

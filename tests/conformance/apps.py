@@ -39,7 +39,11 @@ class _EchoHandler:
 
 def socketio_server() -> socketeer.Server:
     io = socketeer.Server(
-        ping_interval=0.3, ping_timeout=0.2, max_http_buffer_size=1_000_000, cors=CorsConfig("*"), connect_timeout=1.0
+        ping_interval=0.3,
+        ping_timeout=0.2,
+        max_http_buffer_size=1_000_000,
+        cors=CorsConfig("*"),
+        connect_timeout=1.0,
     )
 
     def on_connection(socket: socketeer.Socket, auth: Any) -> None:

@@ -74,5 +74,7 @@ def test_upgrade_out_of_order_is_refused() -> None:
 
 
 def test_transitions_table_is_closed() -> None:
-    states = {s for pair in TRANSITIONS for s in pair if isinstance(s, SessionState)} | set(TRANSITIONS.values())
+    states = {s for pair in TRANSITIONS for s in pair if isinstance(s, SessionState)} | set(
+        TRANSITIONS.values()
+    )
     assert states == set(SessionState)

@@ -36,7 +36,15 @@ def test_payload_round_trip(items: list[EnginePacket]) -> None:
 def test_known_encodings() -> None:
     assert encode_packet(EnginePacket(EnginePacketType.MESSAGE, "hello")) == "4hello"
     assert encode_packet(EnginePacket(EnginePacketType.PING, "probe")) == "2probe"
-    assert encode_payload([EnginePacket(EnginePacketType.MESSAGE, "a"), EnginePacket(EnginePacketType.MESSAGE, b"\x01\x02\x03\x04")]) == "4a\x1ebAQIDBA=="
+    assert (
+        encode_payload(
+            [
+                EnginePacket(EnginePacketType.MESSAGE, "a"),
+                EnginePacket(EnginePacketType.MESSAGE, b"\x01\x02\x03\x04"),
+            ]
+        )
+        == "4a\x1ebAQIDBA=="
+    )
 
 
 @pytest.mark.parametrize("bad", ["", "7", "x", "abc"])
@@ -87,6 +95,9 @@ def test_open_payload_round_trip(sid: str, interval: int, timeout: int, max_payl
 
 def test_open_payload_keys_are_exactly_the_official_ones() -> None:
     text_ = OpenPayload("abc", ["websocket"], 25000, 20000, 1000000).to_json()
-    assert text_ == '{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
+    assert (
+        text_
+        == '{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
+    )
     with pytest.raises(RemoteProtocolError):
         OpenPayload.from_json("{}")

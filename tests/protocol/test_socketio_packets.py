@@ -20,23 +20,33 @@ from socketeer.protocol.socketio_packets import (
 
 T = SocketPacketType
 json_leaf = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.floats(allow_nan=False, allow_infinity=False), st.text()
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**53), 2**53),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(),
 )
 json_values = st.recursive(
     json_leaf,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=15,
 )
 values_with_binary = st.recursive(
     json_leaf | st.binary(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8).filter(lambda k: k != "_placeholder"), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=8).filter(lambda k: k != "_placeholder"), children, max_size=4)
+    ),
     max_leaves=15,
 )
 namespaces = st.sampled_from(["/", "/chat", "/a-b_c", "/ünï"])
 ack_ids = st.none() | st.integers(0, 10**9)
 event_names = st.text(min_size=1, max_size=20).filter(
-    lambda s: s not in {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+    lambda s: (
+        s not in {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+    )
 )
 
 
@@ -116,7 +126,7 @@ def test_decoding_accepts_namespace_without_comma() -> None:
         '51-["a",{"_placeholder":true,"num":0}',
         "4/x,",
         "2" + "9" * 20 + '["x"]',
-        '2[true]',
+        "2[true]",
     ],
 )
 def test_invalid_packets_raise(bad: str) -> None:

@@ -82,10 +82,10 @@ class Adapter(ABC):
         for listener in self._listeners:
             listener(event, room, sid)
 
-    async def init(self) -> None:
+    async def init(self) -> None:  # noqa: B027 - optional hook
         """Start whatever the adapter needs (connections to a broker)."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook
         """Stop what :meth:`init` started."""
 
     @abstractmethod

@@ -86,7 +86,9 @@ class ServerSession:
         """The earliest time at which :meth:`handle_timeout` has something to do."""
         if self.state is SessionState.CLOSED:
             return None
-        candidates = [t for t in (self._ping_at, self._pong_deadline, self._upgrade_deadline) if t is not None]
+        candidates = [
+            t for t in (self._ping_at, self._pong_deadline, self._upgrade_deadline) if t is not None
+        ]
         return min(candidates) if candidates else None
 
     def handle_timeout(self, now: float) -> TimerAction:

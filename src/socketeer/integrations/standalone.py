@@ -506,13 +506,19 @@ class StandaloneServer:
     async def start(self, host: str, port: int, *, reuse_port: bool = False, backlog: int = 2048) -> None:
         self._loop = asyncio.get_running_loop()
         self._server = await self._loop.create_server(
-            lambda: HttpProtocol(self), host, port, ssl=self.ssl, reuse_port=reuse_port or None, backlog=backlog
+            lambda: HttpProtocol(self),
+            host,
+            port,
+            ssl=self.ssl,
+            reuse_port=reuse_port or None,
+            backlog=backlog,
         )
         self.io.add_closer(self.close)
 
     @property
     def sockets(self) -> list[Any]:
-        return list(self._server.sockets) if self._server is not None else []
+        server = cast(asyncio.Server | None, self._server)
+        return list(server.sockets) if server is not None else []
 
     @property
     def port(self) -> int:
@@ -525,6 +531,10 @@ class StandaloneServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        # write the responses already decided (the polls answered by io.close()) before closing
+        in_flight = [proto._in_flight for proto in self._connections if proto._in_flight is not None]
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=1.0)
         for proto in list(self._connections):
             proto._held = False
             proto._flush()

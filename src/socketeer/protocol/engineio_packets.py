@@ -84,7 +84,9 @@ def decode_packet(data: str | bytes) -> EnginePacket:
 def _decode_payload_packet(text: str) -> EnginePacket:
     if text[:1] == "b":
         try:
-            return EnginePacket(EnginePacketType.MESSAGE, base64.b64decode(text[1:].encode("ascii"), validate=True))
+            return EnginePacket(
+                EnginePacketType.MESSAGE, base64.b64decode(text[1:].encode("ascii"), validate=True)
+            )
         except (binascii.Error, UnicodeEncodeError) as exc:
             raise RemoteProtocolError("invalid base64 in binary packet") from exc
     return decode_packet(text)

@@ -48,7 +48,9 @@ class WireMessage:
         segments = self._segments
         if segments is None:
             segments = [] if self.text is None else [self.text.decode()]
-            segments.extend("b" + binascii.b2a_base64(b, newline=False).decode("ascii") for b in self.binaries)
+            segments.extend(
+                "b" + binascii.b2a_base64(b, newline=False).decode("ascii") for b in self.binaries
+            )
             self._segments = segments
         return segments
 

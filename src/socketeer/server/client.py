@@ -112,7 +112,9 @@ class Client:
         payload: dict[str, Any] = {"message": message}
         if data is not None:
             payload["data"] = data
-        self.conn.write(self.server.parser.encode(SocketPacket(SocketPacketType.CONNECT_ERROR, namespace, payload)))
+        self.conn.write(
+            self.server.parser.encode(SocketPacket(SocketPacketType.CONNECT_ERROR, namespace, payload))
+        )
 
     def _remove(self, socket: Socket) -> None:
         if self.sockets.get(socket.namespace.name) is socket:

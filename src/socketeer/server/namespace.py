@@ -16,7 +16,7 @@ from ..protocol.wire import WireMessage
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
 from .broadcast import BroadcastOperator, RoomsLike
-from .socket import Handshake, RemoteSocket, Socket, ack_result
+from .socket import RemoteSocket, Socket, ack_result
 
 if TYPE_CHECKING:
     from .client import Client
@@ -141,9 +141,9 @@ class Namespace:
             return
         sockets = self.sockets
         for sid in sids:
-            socket = sockets.get(sid)
-            if socket is not None:
-                socket.client.conn.write(message)
+            target = sockets.get(sid)
+            if target is not None:
+                target.client.conn.write(message)
 
     def deliver_with_ack(
         self,
@@ -154,9 +154,11 @@ class Namespace:
         on_ack: Callable[[Any], None],
     ) -> None:
         ack_id = self.next_ack_id()
-        targets = list(self.sockets.values()) if sids is None else [
-            s for s in (self.sockets.get(sid) for sid in sids) if s is not None
-        ]
+        targets = (
+            list(self.sockets.values())
+            if sids is None
+            else [s for s in (self.sockets.get(sid) for sid in sids) if s is not None]
+        )
 
         def one_ack(args: list[Any] | None) -> None:
             if args is not None:
@@ -208,7 +210,9 @@ class Namespace:
         client._connecting.add(self.name)
         self.server._tasks.spawn(self._run_middlewares(socket, middlewares, auth))
 
-    async def _run_middlewares(self, socket: Socket, middlewares: list[Middleware], auth: dict[str, Any]) -> None:
+    async def _run_middlewares(
+        self, socket: Socket, middlewares: list[Middleware], auth: dict[str, Any]
+    ) -> None:
         client = socket.client
         try:
             for middleware in middlewares:

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..adapters.base import Adapter
@@ -201,7 +201,11 @@ class Server:
             client.refuse(name, "Invalid namespace")
 
     def _namespace_emptied(self, nsp: Namespace) -> None:
-        if self.cleanup_empty_child_namespaces and isinstance(nsp.parent, ParentNamespace) and not nsp.sockets:
+        if (
+            self.cleanup_empty_child_namespaces
+            and isinstance(nsp.parent, ParentNamespace)
+            and not nsp.sockets
+        ):
             nsp.parent.children.pop(nsp.name, None)
             self._namespaces.pop(nsp.name, None)
 
@@ -307,7 +311,3 @@ class Server:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-
-def _iter(rooms: Iterable[str]) -> list[str]:
-    return list(rooms)

@@ -449,7 +449,9 @@ class RemoteSocket:
 
     __slots__ = ("_namespace", "data", "handshake", "id", "rooms")
 
-    def __init__(self, namespace: Namespace, sid: Sid, handshake: Handshake, rooms: set[Room], data: Any) -> None:
+    def __init__(
+        self, namespace: Namespace, sid: Sid, handshake: Handshake, rooms: set[Room], data: Any
+    ) -> None:
         self._namespace = namespace
         self.id = sid
         self.handshake = handshake

@@ -36,7 +36,9 @@ class HandlerSpec:
         try:
             sig = inspect.signature(fn)
         except (TypeError, ValueError):
-            self.min_args, self.max_args, self.wants_ack = 0, None, False
+            self.min_args: int = 0
+            self.max_args: int | None = None
+            self.wants_ack = False
             return
         positional = 0
         required = 0
@@ -53,11 +55,13 @@ class HandlerSpec:
                 if param.name == "ack":
                     wants_ack = True
                 elif param.default is param.empty:
-                    raise TypeError(f"handler {self.name} has a required keyword-only parameter {param.name!r}")
+                    raise TypeError(
+                        f"handler {self.name} has a required keyword-only parameter {param.name!r}"
+                    )
         if positional < fixed and not varargs:
             raise TypeError(f"handler {self.name} must accept at least {fixed} positional argument(s)")
         self.min_args = max(required - fixed, 0)
-        self.max_args: int | None = None if varargs else positional - fixed
+        self.max_args = None if varargs else positional - fixed
         self.wants_ack = wants_ack
 
     def adapt(self, args: list[Any]) -> list[Any]:

@@ -538,7 +538,9 @@ class EngineServer:
             raise
         return HttpResponse(200, headers, body)
 
-    def _post(self, conn: EngineConnection, request: HttpRequest, cors: list[tuple[str, str]]) -> HttpResponse:
+    def _post(
+        self, conn: EngineConnection, request: HttpRequest, cors: list[tuple[str, str]]
+    ) -> HttpResponse:
         if conn._posting:
             conn._finish_close(CloseReason.TRANSPORT_ERROR, b"1")
             return _error(EngineErrorCode.BAD_REQUEST, cors)
@@ -565,7 +567,8 @@ class EngineServer:
                     else:
                         conn.handler.on_text(packet.data)
                 else:
-                    conn._on_control(f"{int(packet.type)}{packet.data}", from_polling=True)
+                    data = packet.data if isinstance(packet.data, str) else ""
+                    conn._on_control(f"{int(packet.type)}{data}", from_polling=True)
         finally:
             conn._posting = False
         return HttpResponse(200, [("Content-Type", "text/html"), *cors], b"ok")

@@ -26,7 +26,9 @@ class TaskGroupLite:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], on_done: Callable[[asyncio.Task[Any]], None] | None = None) -> None:
+    def spawn(
+        self, coro: Coroutine[Any, Any, Any], on_done: Callable[[asyncio.Task[Any]], None] | None = None
+    ) -> None:
         loop = asyncio.get_running_loop()
         if _EAGER:  # pragma: no cover - depends on the interpreter
             task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg]
@@ -59,4 +61,3 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
     exc = task.exception()
     if exc is not None:
         logger.error("error in handler task %s", task.get_name(), exc_info=exc)
-
