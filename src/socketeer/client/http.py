@@ -1,0 +1,140 @@
+"""A small HTTP/1.1 client on asyncio streams, enough for Engine.IO long-polling.
+
+One :class:`HttpConnection` keeps one keep-alive TCP (or TLS) connection and runs one request at a time;
+responses are parsed with ``httptools``. The polling transport uses two: one for the long GET, one for POSTs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as _ssl
+from dataclasses import dataclass, field
+
+import httptools
+
+__all__ = ["HttpConnection", "HttpResult", "open_stream"]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResult:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+class _ResponseCollector:
+    """httptools callbacks: collects one response."""
+
+    __slots__ = ("_name", "body", "complete", "headers", "keep_alive")
+
+    def __init__(self) -> None:
+        self.headers: dict[str, str] = {}
+        self.body: list[bytes] = []
+        self.complete = False
+        self.keep_alive = True
+        self._name = ""
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
+async def open_stream(
+    host: str, port: int, ssl: _ssl.SSLContext | None, timeout: float | None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open a TCP (TLS when ``ssl`` is given) connection."""
+    return await asyncio.wait_for(
+        asyncio.open_connection(host, port, ssl=ssl, server_hostname=host if ssl is not None else None),
+        timeout,
+    )
+
+
+class HttpConnection:
+    """One keep-alive HTTP/1.1 connection; :meth:`request` reconnects when the server closed it."""
+
+    def __init__(self, host: str, port: int, *, ssl: _ssl.SSLContext | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.ssl = ssl
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.ssl is not None else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == default else f"{host}:{self.port}"
+
+    async def request(
+        self,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: bytes | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> HttpResult:
+        """Send one request and read its whole response (the connection is reused when possible)."""
+        reused = self._writer is not None
+        try:
+            return await self._request(method, target, headers, body, timeout)
+        except _StaleConnection:
+            if not reused:
+                raise ConnectionError("connection closed by the server") from None
+            return await self._request(method, target, headers, body, timeout)
+
+    async def _request(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None, timeout: float | None
+    ) -> HttpResult:
+        if self._writer is None or self._writer.is_closing():
+            self._reader, self._writer = await open_stream(self.host, self.port, self.ssl, timeout)
+        reader, writer = self._reader, self._writer
+        assert reader is not None
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host_header}"]
+        lines.extend(f"{name}: {value}" for name, value in headers)
+        if body is not None:
+            lines.append(f"Content-Length: {len(body)}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        writer.write(head + body if body else head)
+        collector = _ResponseCollector()
+        parser = httptools.HttpResponseParser(collector)
+        received = False
+        try:
+            while not collector.complete:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    if not received:
+                        raise _StaleConnection
+                    parser.feed_data(b"")
+                    if not collector.complete:
+                        raise ConnectionError("connection closed in the middle of a response")
+                    break
+                received = True
+                parser.feed_data(chunk)
+        except httptools.HttpParserError as exc:
+            self.close()
+            raise ConnectionError(f"invalid HTTP response: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+        status = parser.get_status_code()
+        if not parser.should_keep_alive():
+            self.close()
+        return HttpResult(status, collector.headers, b"".join(collector.body))
+
+    def close(self) -> None:
+        writer = self._writer
+        self._reader = self._writer = None
+        if writer is not None:
+            writer.close()
+
+
+class _StaleConnection(Exception):
+    pass
