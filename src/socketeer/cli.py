@@ -1,0 +1,148 @@
+"""The ``socketeer`` command: ``serve`` an application, run the ``demo`` chat, or ``connect`` as a client."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import inspect
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .integrations.standalone import StandaloneServer
+    from .server.server import Server
+
+__all__ = ["load_server", "main", "ready_printer"]
+
+
+class TargetError(Exception):
+    """``module:attr`` does not name a :class:`socketeer.Server`."""
+
+
+def load_server(target: str) -> Server:
+    """Import ``module:attr`` and return the :class:`~socketeer.Server` it names.
+
+    ``attr`` may be a dotted path and may name a zero-argument factory that returns the server.
+    The current directory is importable, as with ``python -m``.
+    """
+    from .server.server import Server
+
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise TargetError(f"expected 'module:attribute', got {target!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise TargetError(f"cannot import module {module_name!r}: {exc}") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"module {module_name!r} has no attribute {attr!r}") from None
+    if not isinstance(obj, Server) and callable(obj):
+        try:
+            inspect.signature(obj).bind()
+        except TypeError:
+            raise TargetError(
+                f"{target!r} is not a socketeer.Server nor a zero-argument factory of one"
+            ) from None
+        except ValueError:  # no signature (a builtin): just try it
+            pass
+        obj = obj()
+    if not isinstance(obj, Server):
+        raise TargetError(f"{target!r} is {type(obj).__name__}, not a socketeer.Server (or a factory of one)")
+    return obj
+
+
+def ready_printer(host: str, *extra: str) -> Callable[[StandaloneServer], None]:
+    """The ``on_ready`` callback that prints ``socketeer listening on http://HOST:PORT`` (and ``extra``
+    lines, formatted with ``url``).
+
+    The line is printed on the next event-loop iteration, once ``run()`` has also installed its SIGINT
+    and SIGTERM handlers: whoever waits for the line may stop the server at once and get a clean exit.
+    """
+
+    def on_ready(server: StandaloneServer) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{server.port}"
+        text = "\n".join([f"socketeer listening on {url}", *(line.format(url=url) for line in extra)])
+        asyncio.get_running_loop().call_soon(lambda: print(text, flush=True))
+
+    return on_ready
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="socketeer",
+        description="Socket.IO server and client for asyncio, wire-compatible with socket.io 4.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    serve = sub.add_parser("serve", help="run a socketeer.Server with the standalone server")
+    serve.add_argument("target", metavar="module:attr", help="the Server object (or a zero-argument factory)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="port to listen on; 0 picks one (default: 8000)"
+    )
+    serve.add_argument("--no-uvloop", action="store_true", help="use the default asyncio event loop")
+
+    demo = sub.add_parser("demo", help="serve the demo chat page and its server")
+    demo.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    demo.add_argument(
+        "--port", type=_port, default=8000, help="port to listen on; 0 picks one (default: 8000)"
+    )
+    demo.add_argument(
+        "--client-js", metavar="PATH", help="local socket.io.min.js, used when the CDN cannot be reached"
+    )
+    demo.add_argument("--no-uvloop", action="store_true", help="use the default asyncio event loop")
+
+    sub.add_parser("connect", help="connect to a Socket.IO server as a client", add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "connect":
+        # everything after "connect" belongs to the client's own parser
+        try:
+            client_cli = importlib.import_module("socketeer.client.cli")
+        except ImportError as exc:
+            print(f"socketeer connect: the client is not available ({exc})", file=sys.stderr)
+            return 2
+        return int(client_cli.run_connect(args_list[1:]))
+
+    args = _parser().parse_args(args_list)
+    from .integrations.standalone import run
+
+    if args.command == "serve":
+        try:
+            io = load_server(args.target)
+        except TargetError as exc:
+            print(f"socketeer serve: {exc}", file=sys.stderr)
+            return 2
+        host: str = args.host
+        run(io, host, args.port, use_uvloop=not args.no_uvloop, on_ready=ready_printer(host))
+        return 0
+
+    if args.command == "demo":
+        from .demo.app import run_demo
+
+        return run_demo(args.host, args.port, args.client_js, use_uvloop=not args.no_uvloop)
+
+    raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover - argparse guards it
