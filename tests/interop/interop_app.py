@@ -61,7 +61,9 @@ class InteropApp:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def wait_for(self, predicate: Callable[[Seen], bool], timeout: float = 10.0, label: str = "") -> Seen:
+    async def wait_for(
+        self, predicate: Callable[[Seen], bool], timeout: float = 10.0, label: str = ""
+    ) -> Seen:
         """The first not yet waited-for record matching ``predicate``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -224,7 +224,9 @@ class NodeClients:
                     return message
             remaining = deadline - loop.time()
             if remaining <= 0 or self._eof:
-                raise AssertionError(f"expected {label or predicate} from the Node clients{self._diagnostics()}")
+                raise AssertionError(
+                    f"expected {label or predicate} from the Node clients{self._diagnostics()}"
+                )
             changed = self._changed
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(changed.wait(), remaining)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from socketeer.exceptions import AckTimeout
@@ -64,14 +66,14 @@ async def test_server_acks(start_app, start_node, mode):
 
     # a callback-style acknowledgement
     answered: list[tuple[object, ...]] = []
-    done = app.io.engine.loop.create_future()
+    done = asyncio.get_running_loop().create_future()
 
     def on_answer(*args: object) -> None:
         answered.append(args)
         done.set_result(None)
 
     socket.emit("question", "again?", callback=on_answer)
-    await pytest.importorskip("asyncio").wait_for(done, 5)
+    await asyncio.wait_for(done, 5)
     assert answered == [(42, "answer")]
 
 
@@ -112,7 +114,10 @@ async def test_binary_both_ways(start_app, start_node, mode):
 
     # server -> client
     socket.emit("bin", [BLOB_B, {"deep": [BLOB_A, {"deeper": BLOB_C}]}], BLOB_A)
-    assert (await node.event("a", "bin"))["args"] == [[BLOB_B, {"deep": [BLOB_A, {"deeper": BLOB_C}]}], BLOB_A]
+    assert (await node.event("a", "bin"))["args"] == [
+        [BLOB_B, {"deep": [BLOB_A, {"deeper": BLOB_C}]}],
+        BLOB_A,
+    ]
 
     # binary acknowledgements answered by the client
     assert await socket.emit_with_ack("give", BLOB_B, timeout=5) == ({"blob": BLOB_C}, [BLOB_A])
