@@ -15,7 +15,15 @@ from typing import Any, Protocol
 from .._types import Room, Sid
 from ..protocol.socketio_packets import SocketPacket
 
-__all__ = ["Adapter", "BroadcastFlags", "BroadcastOptions", "LocalDelivery", "RoomEvent"]
+__all__ = [
+    "Adapter",
+    "BroadcastFlags",
+    "BroadcastOptions",
+    "LocalDelivery",
+    "PersistedSession",
+    "RestoredSession",
+    "RoomEvent",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +154,28 @@ class Adapter(ABC):
 
     def server_count(self) -> Awaitable[int] | int:
         return 1
+
+    # Connection state recovery: adapters that keep sessions override these two.
+    def persist_session(self, session: PersistedSession) -> None:  # noqa: B027 - optional hook
+        """Keep a disconnected socket's state for a later recovery (no-op without recovery)."""
+
+    def restore_session(self, pid: str, offset: str) -> RestoredSession | None:
+        """The state of a socket that reconnects with ``pid`` and ``offset``, or ``None``."""
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PersistedSession:
+    sid: Sid
+    pid: str
+    rooms: frozenset[Room]
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RestoredSession:
+    sid: Sid
+    pid: str
+    rooms: frozenset[Room]
+    data: Any
+    missed_packets: list[list[Any]]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import time
+from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from .._types import Room, Sid
 from ..protocol.socketio_packets import SocketPacket
-from .base import Adapter, BroadcastOptions, LocalDelivery, RoomEvent
+from .base import Adapter, BroadcastOptions, LocalDelivery, PersistedSession, RestoredSession, RoomEvent
 
-__all__ = ["InMemoryAdapter"]
+__all__ = ["InMemoryAdapter", "SessionAwareAdapter"]
 
 
 class InMemoryAdapter(Adapter):
@@ -94,3 +98,78 @@ class InMemoryAdapter(Adapter):
         on_ack: Callable[[Any], None],
     ) -> None:
         self.delivery.deliver_with_ack(packet, self._targets(opts), opts.flags, on_sent, on_ack)
+
+
+class SessionAwareAdapter(InMemoryAdapter):
+    """The in-memory adapter with connection state recovery, as the official ``SessionAwareAdapter``.
+
+    Every broadcast EVENT (not volatile, without acknowledgement) gets an offset as its last argument
+    and is kept for ``max_disconnection_duration`` seconds; a socket that disconnected for a recoverable
+    reason is kept as long, so that a client reconnecting with its ``pid`` and last offset gets its id,
+    rooms and data back, and every packet it missed.
+    """
+
+    def __init__(
+        self,
+        delivery: LocalDelivery,
+        max_disconnection_duration: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(delivery)
+        self.max_disconnection_duration = max_disconnection_duration
+        self._clock = clock
+        self._sessions: dict[str, tuple[float, PersistedSession]] = {}
+        self._packets: deque[tuple[str, float, BroadcastOptions, list[Any]]] = deque()
+        self._offsets = itertools.count(1)
+        self._prefix = os.urandom(4).hex()
+
+    def _next_offset(self) -> str:
+        return f"{self._prefix}-{next(self._offsets):x}"
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self.max_disconnection_duration
+        packets = self._packets
+        while packets and packets[0][1] < horizon:
+            packets.popleft()
+        if self._sessions:
+            for pid in [pid for pid, (at, _) in self._sessions.items() if at < horizon]:
+                del self._sessions[pid]
+
+    def broadcast(self, packet: SocketPacket, opts: BroadcastOptions) -> None:
+        if packet.type == 2 and packet.id is None and not opts.flags.volatile:  # EVENT
+            now = self._clock()
+            self._expire(now)
+            offset = self._next_offset()
+            data = [*packet.data, offset]
+            self._packets.append((offset, now, opts, data))
+            packet = packet._replace(data=data)
+        super().broadcast(packet, opts)
+
+    def persist_session(self, session: PersistedSession) -> None:
+        now = self._clock()
+        self._expire(now)
+        self._sessions[session.pid] = (now, session)
+
+    def restore_session(self, pid: str, offset: str) -> RestoredSession | None:
+        now = self._clock()
+        self._expire(now)
+        entry = self._sessions.pop(pid, None)
+        if entry is None:
+            return None
+        session = entry[1]
+        missed: list[list[Any]] = []
+        found = False
+        for packet_offset, _, opts, data in self._packets:
+            if found:
+                if _includes(session.rooms, opts):
+                    missed.append(data)
+            elif packet_offset == offset:
+                found = True
+        if not found:
+            return None
+        return RestoredSession(session.sid, session.pid, session.rooms, session.data, missed)
+
+
+def _includes(rooms: frozenset[Room], opts: BroadcastOptions) -> bool:
+    included = not opts.rooms or not rooms.isdisjoint(opts.rooms)
+    return included and rooms.isdisjoint(opts.except_)

@@ -7,10 +7,11 @@ import inspect
 import logging
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..adapters.base import Adapter
-from ..adapters.memory import InMemoryAdapter
+from ..adapters.memory import InMemoryAdapter, SessionAwareAdapter
 from ..engine.config import AllowRequest, CookieConfig, CorsConfig, EngineConfig, Limits
 from ..protocol.parser import JsonParser, Parser
 from ..protocol.socketio_packets import DecodeLimits
@@ -25,13 +26,21 @@ from .socket import RemoteSocket
 if TYPE_CHECKING:
     from .client import Client as _Client
 
-__all__ = ["ParentNamespace", "Server"]
+__all__ = ["ConnectionStateRecovery", "ParentNamespace", "Server"]
 
 logger = logging.getLogger("socketeer")
 
 H = TypeVar("H", bound=Handler)
 NamespacePredicate = Callable[[str, dict[str, Any]], Any]
 AdapterFactory = Callable[[Namespace], Adapter]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStateRecovery:
+    """Restore a client's id, rooms, data and missed broadcasts after a short disconnection."""
+
+    max_disconnection_duration: float = 120.0
+    skip_middlewares: bool = True
 
 
 class ParentNamespace(Namespace):
@@ -99,6 +108,7 @@ class Server:
         adapter: AdapterFactory | None = None,
         parser: Parser | None = None,
         cleanup_empty_child_namespaces: bool = False,
+        connection_state_recovery: ConnectionStateRecovery | dict[str, Any] | bool | None = None,
     ) -> None:
         if not path.endswith("/"):
             path += "/"
@@ -129,7 +139,20 @@ class Server:
             max_namespace_length=limits.max_namespace_length,
             max_event_name_length=limits.max_event_name_length,
         )
-        self._adapter_factory: AdapterFactory = adapter or InMemoryAdapter
+        if connection_state_recovery is True:
+            connection_state_recovery = ConnectionStateRecovery()
+        elif isinstance(connection_state_recovery, dict):
+            connection_state_recovery = ConnectionStateRecovery(**connection_state_recovery)
+        elif connection_state_recovery is False:
+            connection_state_recovery = None
+        self.recovery: ConnectionStateRecovery | None = connection_state_recovery
+        if adapter is None:
+            recovery = connection_state_recovery
+            if recovery is not None:
+                adapter = lambda nsp: SessionAwareAdapter(nsp, recovery.max_disconnection_duration)  # noqa: E731
+            else:
+                adapter = InMemoryAdapter
+        self._adapter_factory: AdapterFactory = adapter
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self.engine = EngineServer(self.engine_config, self)
         self._tasks = TaskGroupLite()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._types import Room, Sid
-from ..adapters.base import BroadcastOptions
+from ..adapters.base import BroadcastFlags, BroadcastOptions, PersistedSession
 from ..exceptions import AckTimeout, NotConnected
 from ..protocol.socketio_packets import SocketPacket, SocketPacketType
 from ..sio.handlers import Handler, HandlerSpec
@@ -31,6 +31,18 @@ _BINARY_ACK = SocketPacketType.BINARY_ACK
 _DISCONNECT = SocketPacketType.DISCONNECT
 
 H = TypeVar("H", bound=Handler)
+_PLAIN = BroadcastFlags()
+_VOLATILE = BroadcastFlags(volatile=True)
+RECOVERABLE_REASONS = frozenset(
+    {
+        DisconnectReason.TRANSPORT_ERROR,
+        DisconnectReason.TRANSPORT_CLOSE,
+        DisconnectReason.FORCED_CLOSE,
+        DisconnectReason.PING_TIMEOUT,
+        DisconnectReason.SERVER_SHUTTING_DOWN,
+        DisconnectReason.FORCED_SERVER_CLOSE,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +258,12 @@ class Socket:
                 except Exception:
                     logger.exception("error in outgoing listener of socket %s", self.id)
         packet = SocketPacket(_EVENT, self.namespace.name, [event, *args], ack_id)
+        if ack_id is None and self.namespace.server.recovery is not None:
+            # through the adapter, which gives the packet an offset and keeps it for recovery
+            self.namespace.adapter.broadcast(
+                packet, BroadcastOptions(frozenset((self.id,)), flags=_VOLATILE if volatile else _PLAIN)
+            )
+            return
         self.client.conn.write(self.namespace.server.parser.encode(packet, volatile))
 
     def _register_ack(self, on_ack: Callable[[list[Any] | None], None]) -> int:
@@ -314,6 +332,12 @@ class Socket:
             return
         namespace = self.namespace
         namespace._run_lifecycle(self, "disconnecting", reason)
+        if self.pid is not None and reason in RECOVERABLE_REASONS and namespace.server.recovery is not None:
+            namespace.adapter.persist_session(
+                PersistedSession(
+                    self.id, self.pid, frozenset(namespace.adapter.socket_rooms(self.id)), self.data
+                )
+            )
         self.connected = False
         namespace._remove(self)
         self.client._remove(self)
