@@ -208,6 +208,25 @@ async def test_server_side_close_flushes_then_closes(server_kind: str) -> None:
         assert io.engine.connections == {}
 
 
+async def test_heartbeat_and_ping_timeout(server_kind: str) -> None:
+    io = make_io(ping_interval=0.1, ping_timeout=0.3)
+    reasons: asyncio.Queue[str] = asyncio.Queue()
+
+    @io.on("connection")
+    def on_connection(sock: socketeer.Socket) -> None:
+        sock.on("disconnect", reasons.put_nowait)
+
+    async with running(ASGIApp(io), server_kind) as port, ws_connect(port) as ws:
+        await ws_socketio_connect(ws)
+        for _ in range(3):
+            assert await recv(ws) == "2"
+            await ws.send("3")
+        assert await recv(ws) == "2"  # unanswered: the server gives up after ping_timeout
+        assert await asyncio.wait_for(reasons.get(), TIMEOUT) == "ping timeout"
+        with pytest.raises(ConnectionClosed):
+            await recv(ws)
+
+
 async def test_websocket_refusals(server_kind: str) -> None:
     io = make_io()
     async with running(ASGIApp(io), server_kind) as port:
