@@ -19,7 +19,7 @@ value answers it, or a handler with a keyword-only ``ack`` parameter receives th
 Lifecycle events on a socket: ``connect()``, ``connect_error(error)`` (a
 :class:`~socketeer.exceptions.ConnectionRefused` with ``message`` and ``data`` when the server refused,
 else the connection error) and ``disconnect(reason)`` (a :class:`~socketeer.DisconnectReason`).
-Manager events, registered with ``client.io.on(...)``: ``open``, ``close(reason)``, ``error(error)``,
+Manager events, registered with ``client.io.on(...)``: ``open``, ``close(reason)``, ``error(error)``, ``ping``,
 ``reconnect_attempt(attempt)``, ``reconnect(attempt)``, ``reconnect_error(error)``, ``reconnect_failed()``.
 """
 
@@ -55,7 +55,16 @@ AckCallback = Callable[[BaseException | None, list[Any]], None]
 
 _T = SocketPacketType
 MANAGER_EVENTS = frozenset(
-    {"open", "close", "error", "reconnect_attempt", "reconnect", "reconnect_error", "reconnect_failed"}
+    {
+        "open",
+        "close",
+        "error",
+        "ping",
+        "reconnect_attempt",
+        "reconnect",
+        "reconnect_error",
+        "reconnect_failed",
+    }
 )
 _SOCKET_EVENTS = frozenset({"connect", "connect_error", "disconnect"})
 
@@ -115,7 +124,12 @@ class _Listeners:
 
 
 def invoke(
-    tasks: TaskGroupLite, spec: HandlerSpec, leading: tuple[Any, ...], args: list[Any], ack: _Ack | None, event: Any
+    tasks: TaskGroupLite,
+    spec: HandlerSpec,
+    leading: tuple[Any, ...],
+    args: list[Any],
+    ack: _Ack | None,
+    event: Any,
 ) -> None:
     """Run one handler: inline when it is a plain function, as a task when it is async."""
     call_args = spec.adapt(args)
@@ -361,7 +375,7 @@ class Manager:
                 if not closed.done():
                     closed.set_result((reason, error))
 
-            engine = EngineClient(self.options, self._on_engine_message, on_close)
+            engine = EngineClient(self.options, self._on_engine_message, on_close, self._on_ping)
             self.engine = engine
             self._decoder = self.parser.decoder(DecodeLimits())
             try:
@@ -405,6 +419,9 @@ class Manager:
                 return
             first = False
 
+    def _on_ping(self) -> None:
+        self._emit("ping")
+
     def _give_up(self, error: BaseException) -> None:
         for sock in list(self._active.values()):
             sock._on_gave_up(error)
@@ -433,7 +450,9 @@ class _Emitter:
 
     __slots__ = ("_socket", "_timeout", "_volatile")
 
-    def __init__(self, socket: NamespaceSocket, *, volatile: bool = False, timeout: float | None = None) -> None:
+    def __init__(
+        self, socket: NamespaceSocket, *, volatile: bool = False, timeout: float | None = None
+    ) -> None:
         self._socket = socket
         self._volatile = volatile
         self._timeout = timeout
@@ -645,7 +664,9 @@ class NamespaceSocket:
 
         self._emit(event, args, done, volatile=volatile, timeout=timeout)
 
-    async def _emit_with_ack(self, event: Any, args: list[Any], timeout: float | None, *, volatile: bool) -> Any:
+    async def _emit_with_ack(
+        self, event: Any, args: list[Any], timeout: float | None, *, volatile: bool
+    ) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         def done(error: BaseException | None, ack_args: list[Any]) -> None:
@@ -675,7 +696,9 @@ class NamespaceSocket:
         if self.retries and not from_queue and not volatile:
             if self.max_buffer is not None and self._buffered_count() >= self.max_buffer:
                 raise BufferFull(f"{self._buffered_count()} packets are waiting to be sent")
-            self._queue.append(_Queued(event, args, done, timeout if timeout is not None else self.ack_timeout))
+            self._queue.append(
+                _Queued(event, args, done, timeout if timeout is not None else self.ack_timeout)
+            )
             self._drain_queue()
             return
         sendable = self.connected and not self._manager._ping_expired()
@@ -793,22 +816,22 @@ class NamespaceSocket:
             else:
                 self._emit_reserved(
                     "connect_error",
-                    ConnectionRefused("It seems you are trying to reach a Socket.IO server in v2.x with a v3.x client"),
+                    ConnectionRefused(
+                        "It seems you are trying to reach a Socket.IO server in v2.x with a v3.x client"
+                    ),
                 )
         elif ptype is _T.DISCONNECT:
-            self._tasks.spawn(self._destroy())
+            self._tasks.spawn(self._finish())
             self._on_close(DisconnectReason.IO_SERVER_DISCONNECT)
-            self._finished.set()
         elif ptype is _T.CONNECT_ERROR:
             data = packet.data
             if isinstance(data, dict):
                 error = ConnectionRefused(str(data.get("message", "")), data.get("data"))
             else:
                 error = ConnectionRefused(str(data))
-            self._tasks.spawn(self._destroy())
+            self._tasks.spawn(self._finish())
             self._emit_reserved("connect_error", error)
             self._fail_waiters(error)
-            self._finished.set()
 
     def _on_connect(self, sid: str, pid: str | None) -> None:
         self.id = sid
@@ -852,6 +875,13 @@ class NamespaceSocket:
             if pending.timer is not None:
                 pending.timer.cancel()
             pending.callback(NotConnected("socket has been disconnected"), [])
+
+    async def _finish(self) -> None:
+        """Stop for good (the server refused or disconnected us): no reconnection for this socket."""
+        try:
+            await self._destroy()
+        finally:
+            self._finished.set()
 
     async def _destroy(self) -> None:
         if not self.active:

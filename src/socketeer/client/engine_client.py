@@ -146,7 +146,9 @@ class _WebSocketTransport(_Transport):
             key = generate_client_key()
             conn = HttpConnection(options.host, options.port, ssl=options.ssl)
             writer.write(
-                build_handshake_request(conn.host_header, options.target("websocket", sid), key, options.headers)
+                build_handshake_request(
+                    conn.host_header, options.target("websocket", sid), key, options.headers
+                )
             )
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), options.timeout)
             status, headers = _parse_head(head)
@@ -156,7 +158,9 @@ class _WebSocketTransport(_Transport):
                     body = await asyncio.wait_for(reader.read(4096), 1.0)
                 except (asyncio.TimeoutError, ConnectionError):
                     pass
-                raise EngineError(f"websocket handshake failed with status {status}", status=status, body=body)
+                raise EngineError(
+                    f"websocket handshake failed with status {status}", status=status, body=body
+                )
             check_handshake_response(status, headers, key)
         except BaseException as exc:
             writer.close()
@@ -291,7 +295,9 @@ class _PollingTransport(_Transport):
     async def _poll_loop(self) -> None:
         try:
             while not self._closed and not self._pausing:
-                result = await self._get.request("GET", self._options.target("polling", self.sid), self._headers())
+                result = await self._get.request(
+                    "GET", self._options.target("polling", self.sid), self._headers()
+                )
                 if self._closed:
                     return
                 if result.status != 200:
@@ -314,7 +320,8 @@ class _PollingTransport(_Transport):
     def send(self, items: list[Item]) -> None:
         self.writable = False
         body = "\x1e".join(
-            item if isinstance(item, str) else encode_payload_packet(EnginePacket(_MESSAGE, item)) for item in items
+            item if isinstance(item, str) else encode_payload_packet(EnginePacket(_MESSAGE, item))
+            for item in items
         ).encode()
         self._post_task = asyncio.get_running_loop().create_task(self._do_post(body))
 
@@ -387,12 +394,19 @@ class _PollingTransport(_Transport):
 class EngineClient:
     """One Engine.IO connection. Call :meth:`open` once, then :meth:`send` and finally :meth:`close`."""
 
-    def __init__(self, options: EngineOptions, on_message: OnMessage, on_close: OnClose) -> None:
+    def __init__(
+        self,
+        options: EngineOptions,
+        on_message: OnMessage,
+        on_close: OnClose,
+        on_ping: Callable[[], None] = _noop,
+    ) -> None:
         if not options.transports:
             raise ValueError("at least one transport is needed")
         self.options = options
         self._on_message = on_message
         self._on_close = on_close
+        self._on_ping = on_ping
         self.state: Literal["new", "opening", "open", "closing", "closed"] = "new"
         self.sid: str | None = None
         self.handshake: OpenPayload | None = None
@@ -520,6 +534,7 @@ class EngineClient:
         elif ptype is _PING:
             self._send_items(["3"])
             self._reset_ping_timer()
+            self._on_ping()
         elif ptype is _OPEN:
             if self.state != "opening" or self._opened is None or self._opened.done():
                 return
@@ -686,4 +701,3 @@ class EngineClient:
             self._on_close(reason, error)
         except Exception:  # pragma: no cover - the owner's bug
             logger.exception("error in the close callback")
-

@@ -25,19 +25,23 @@ class HttpResult:
 class _ResponseCollector:
     """httptools callbacks: collects one response."""
 
-    __slots__ = ("_name", "body", "complete", "headers", "keep_alive")
+    __slots__ = ("body", "complete", "headers", "keep_alive", "parser")
 
     def __init__(self) -> None:
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
         self.complete = False
         self.keep_alive = True
-        self._name = ""
+        self.parser: httptools.HttpResponseParser | None = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
+
+    def on_headers_complete(self) -> None:
+        if self.parser is not None:
+            self.keep_alive = self.parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -91,7 +95,12 @@ class HttpConnection:
             return await self._request(method, target, headers, body, timeout)
 
     async def _request(
-        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None, timeout: float | None
+        self,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        timeout: float | None,
     ) -> HttpResult:
         if self._writer is None or self._writer.is_closing():
             self._reader, self._writer = await open_stream(self.host, self.port, self.ssl, timeout)
@@ -105,6 +114,7 @@ class HttpConnection:
         writer.write(head + body if body else head)
         collector = _ResponseCollector()
         parser = httptools.HttpResponseParser(collector)
+        collector.parser = parser
         received = False
         try:
             while not collector.complete:
@@ -125,7 +135,7 @@ class HttpConnection:
             self.close()
             raise
         status = parser.get_status_code()
-        if not parser.should_keep_alive():
+        if not collector.keep_alive:
             self.close()
         return HttpResult(status, collector.headers, b"".join(collector.body))
 
