@@ -70,6 +70,7 @@ function getManager(name, opts) {
       out({ ev: "open", manager: name, transport: engine.transport.name });
       engine.on("upgrade", (transport) => out({ ev: "upgrade", manager: name, transport: transport.name }));
       engine.on("close", (reason) => out({ ev: "engine_close", manager: name, reason }));
+      engine.on("ping", () => out({ ev: "ping", manager: name, transport: engine.transport.name }));
     });
   }
   return manager;
@@ -100,6 +101,16 @@ function openSocket(cmd) {
     }
   });
   socket.on("connect", () => out({ ev: "connect", client: name, id: socket.id, transport: transportOf(socket) }));
+  // stream: {event, count} sends `count` events (with their index), one per millisecond from the connect on
+  if (cmd.stream) {
+    socket.once("connect", () => {
+      let i = 0;
+      const timer = setInterval(() => {
+        if (i >= cmd.stream.count || !socket.connected) clearInterval(timer);
+        else socket.emit(cmd.stream.event, i++);
+      }, 1);
+    });
+  }
   socket.on("connect_error", (err) => out({ ev: "connect_error", client: name, ...errorJson(err) }));
   socket.on("disconnect", (reason, details) =>
     out({
@@ -153,6 +164,12 @@ const commands = {
     } catch (err) {
       return { error: err.message };
     }
+  },
+  // Emit `count` events at once, each with its index: they leave in as few packets as the client batches.
+  burst(cmd) {
+    const socket = socketOf(cmd);
+    for (let i = 0; i < cmd.count; i++) socket.emit(cmd.event, i);
+    return {};
   },
   disconnect(cmd) {
     socketOf(cmd).disconnect();

@@ -103,3 +103,17 @@ async def test_upgrade_ends_on_websocket(start_app, start_node):
     assert socket.client.conn.transport == "websocket"
     socket.emit("pushed", {"over": "websocket"})
     assert (await node.event("a", "pushed"))["args"] == [{"over": "websocket"}]
+
+
+async def test_heartbeat_keeps_the_connection(start_app, start_node, mode):
+    app, url = await start_app(ping_interval=0.1, ping_timeout=0.5)
+    node = await start_node(url)
+    result = await node.connect("a", mode)
+    socket = await app.connection(result["id"])
+
+    for _ in range(6):  # six heartbeats, each answered in time by the official client
+        await node.expect(ev="ping", manager="a", timeout=5)
+    assert socket.connected
+    assert (await node.state("a"))["connected"] is True
+    assert await node.emit_with_ack("a", "sum", 20, 22) == [42]
+    assert not [m for m in node.observed if m.get("ev") == "disconnect"]

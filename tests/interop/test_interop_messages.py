@@ -158,3 +158,55 @@ async def test_message_size_limit(start_app, start_node, mode):
     assert (await node.event("other", "after"))["args"] == ["still here"]
     assert node.events("big", "after") == []
     assert await node.emit_with_ack("other", "sum", 1, 2) == [3]
+
+
+async def test_bursts_keep_order(start_app, start_node, mode):
+    app, url = await start_app()
+    node = await start_node(url)
+    result = await node.connect("a", mode)
+    socket = await app.connection(result["id"])
+
+    # client -> server: many packets in one go (one POST, over polling)
+    await node.call("burst", client="a", event="tick", count=300)
+    for i in range(300):
+        assert await app.event("tick", socket.id) == [i]
+
+    # server -> client: many packets in one go (one poll response, over polling), text and binary mixed
+    for i in range(300):
+        socket.emit("tock", i, bytes([i % 256])) if i % 3 == 0 else socket.emit("tock", i)
+    for i in range(300):
+        expected = [i, bytes([i % 256])] if i % 3 == 0 else [i]
+        assert (await node.event("a", "tock"))["args"] == expected
+
+
+async def test_traffic_across_the_upgrade(start_app, start_node):
+    app, url = await start_app()
+    streamed: asyncio.Future[tuple[int, int | None]] = asyncio.get_running_loop().create_future()
+
+    @app.io.on("connection")
+    async def stream(socket, auth):
+        # From the connection on, keep sending while the transport changes under us.
+        sent = 0
+        upgraded_at = None
+        while sent < 3000 and (upgraded_at is None or sent < upgraded_at + 50):
+            socket.emit("tock", sent, {"blob": bytes([sent % 256])})
+            sent += 1
+            if upgraded_at is None and socket.transport == "websocket":
+                upgraded_at = sent
+            await asyncio.sleep(0.001)  # pacing: spread the sends over the upgrade
+        streamed.set_result((sent, upgraded_at))
+
+    node = await start_node(url)
+    result = await node.call(
+        "connect", client="a", manager="a", nsp="/", opts={}, stream={"event": "tick", "count": 200}
+    )
+    assert result["connected"]
+
+    sent, upgraded_at = await asyncio.wait_for(streamed, 10)
+    assert upgraded_at is not None, "the upgrade never completed"
+    assert upgraded_at > 1, "the upgrade finished before any message went over polling"
+    for i in range(sent):
+        assert (await node.event("a", "tock"))["args"] == [i, {"blob": bytes([i % 256])}]
+    for i in range(200):
+        assert await app.event("tick", result["id"]) == [i]
+    assert (await node.expect(ev="upgrade", manager="a"))["transport"] == "websocket"

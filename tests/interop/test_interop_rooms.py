@@ -84,3 +84,28 @@ async def test_socket_to_room_excludes_sender(start_app, start_node, mode):
     assert (await node.event("b", "shout"))["args"] == ["from outside"]
     await _marker(app, node)
     assert node.events("c", "shout") == []
+
+
+async def test_broadcast_with_acks_and_binary(start_app, start_node, mode):
+    app, url = await start_app()
+    node = await start_node(url)
+    ids = {}
+    for name in NAMES:
+        result = await node.connect(name, mode, acks={"poll": {"reply": [name, bytes([ord(name)])]}})
+        await app.connection(result["id"])
+        ids[name] = result["id"]
+    for name in ("a", "b"):
+        assert await node.emit_with_ack(name, "join", "voters") == [True]
+
+    # one encoded packet with binary attachments, fanned out to the room
+    app.io.to("voters").emit("ballot", {"sheet": b"\x01\x02\x03"}, [b"\xff"])
+    for name in ("a", "b"):
+        assert (await node.event(name, "ballot"))["args"] == [{"sheet": b"\x01\x02\x03"}, [b"\xff"]]
+
+    # a broadcast with acknowledgements collects one answer per client reached
+    answers = await app.io.to("voters").timeout(5).emit_with_ack("poll", "yes?")
+    assert sorted(answers) == [("a", b"a"), ("b", b"b")]
+    everyone = await app.io.timeout(5).emit_with_ack("poll", "all?")
+    assert sorted(everyone) == [("a", b"a"), ("b", b"b"), ("c", b"c")]
+    await _marker(app, node)
+    assert node.events("c", "ballot") == []
