@@ -605,9 +605,22 @@ async def serve(
     ssl: Any = None,
     reuse_port: bool = False,
     backlog: int = 2048,
+    request_timeout: float = 20.0,
+    keep_alive_timeout: float = 60.0,
 ) -> StandaloneServer:
-    """Listen on ``host:port`` and return the running :class:`StandaloneServer`."""
-    server = StandaloneServer(io, http_handler=http_handler, ssl=ssl)
+    """Listen on ``host:port`` and return the running :class:`StandaloneServer`.
+
+    ``request_timeout`` bounds how long a client may take to send a complete request (headers and body;
+    it also closes idle fresh connections and slow "slowloris" senders); ``keep_alive_timeout`` is how long
+    an idle keep-alive connection stays open between requests.
+    """
+    server = StandaloneServer(
+        io,
+        http_handler=http_handler,
+        ssl=ssl,
+        request_timeout=request_timeout,
+        keep_alive_timeout=keep_alive_timeout,
+    )
     await server.start(host, port, reuse_port=reuse_port, backlog=backlog)
     return server
 
