@@ -35,16 +35,7 @@ async def test_server_namespace_disconnect(start_app, start_node, mode):
     assert await app.disconnect_reason(second["id"]) == "server namespace disconnect"
 
 
-async def test_server_disconnect_with_close(start_app, start_node, mode, request):
-    if mode == "polling":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="engine_server drops what is queued for a polling client when the server closes the "
-                "session (EngineConnection._finish_close): the second DISCONNECT and the close packet never "
-                "reach the client, whose next poll gets 400 'Session ID unknown' -> 'transport error'",
-                strict=True,
-            )
-        )
+async def test_server_disconnect_with_close(start_app, start_node, mode):
     app, url = await start_app()
     node = await start_node(url)
     main = await node.connect("main", mode, manager="m")

@@ -41,6 +41,7 @@ class CloseReason:
     SERVER_SHUTTING_DOWN = "server shutting down"
 
 
+_LINGERING_REASONS = frozenset({CloseReason.FORCED_CLOSE, CloseReason.SERVER_SHUTTING_DOWN})
 PING = WireMessage(b"2")
 NOOP = WireMessage(b"6")
 PONG_PROBE_TEXT = "3probe"
@@ -79,6 +80,7 @@ class EngineConnection:
     __slots__ = (
         "_outbox",
         "_outbox_bytes",
+        "_lingering",
         "_poll",
         "_posting",
         "_probe",
@@ -102,6 +104,7 @@ class EngineConnection:
         self._probe: _UpgradeProbe | None = None
         self._outbox: list[WireMessage] = []
         self._outbox_bytes = 0
+        self._lingering = False
         self._poll: asyncio.Future[bytes] | None = None
         self._posting = False
         self._timer: asyncio.TimerHandle | None = None
@@ -251,23 +254,57 @@ class EngineConnection:
             probe.port.close()
         if self.ws is not None:
             self.ws.close(1000)
-        if poll_reply is not None:
-            if self._outbox and poll_reply == b"1":
-                self._outbox.append(WireMessage(b"1"))
-                self._flush_poll()
+        linger = False
+        if self.ws is None and reason in _LINGERING_REASONS:
+            # Closed by the server: what is queued (DISCONNECT packets, say) goes out on the pending poll
+            # or the next one, and the close packet on the poll after it, as with the official server
+            # (the official client handles a close packet before the packets that preceded it in the
+            # same payload).
+            if self._poll is not None:
+                if self._outbox:
+                    self._flush_poll()
+                    linger = True
+                else:
+                    self._answer_poll(b"1")
             else:
-                self._answer_poll(poll_reply)
+                linger = True
+        elif poll_reply is not None:
+            self._answer_poll(poll_reply)
         else:
             self._answer_poll(b"1")
-        self._outbox = []
-        self._outbox_bytes = 0
-        self._server._forget(self)
+        if linger:
+            self._lingering = True
+            self._timer = self._server.loop.call_later(self._server.config.ping_timeout, self._end_linger)
+        else:
+            self._end_linger()
         handler = self.handler
         self.handler = _NULL_HANDLER
         try:
             handler.on_close(reason)
         except Exception:
             logger.exception("error in close handler of %s", self.sid)
+
+
+    def _end_linger(self) -> None:
+        self._lingering = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._outbox = []
+        self._outbox_bytes = 0
+        self._server._forget(self)
+
+    def _take_final_poll(self) -> bytes:
+        """A poll on a session the server closed: what was still queued, then (alone) the close packet."""
+        if not self._outbox:
+            self._end_linger()
+            return b"1"
+        segments: list[str] = []
+        for message in self._outbox:
+            segments.extend(message.segments())
+        self._outbox = []
+        self._outbox_bytes = 0
+        return "\x1e".join(segments).encode()
 
 
 class _UpgradeProbe:
@@ -520,6 +557,8 @@ class EngineServer:
             conn._finish_close(CloseReason.TRANSPORT_ERROR, b"1")
             return _error(EngineErrorCode.BAD_REQUEST, cors)
         if conn.session.closed:
+            if conn._lingering:
+                return HttpResponse(200, _TEXT_HEADERS + cors, conn._take_final_poll())
             return _error(EngineErrorCode.UNKNOWN_SID, cors)
         headers = _TEXT_HEADERS + cors
         if conn.session.state.value == "probed":
