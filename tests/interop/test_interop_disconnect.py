@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 
 async def test_client_disconnect(start_app, start_node, mode):
     app, url = await start_app()
