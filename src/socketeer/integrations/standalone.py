@@ -381,8 +381,8 @@ class HttpProtocol(asyncio.Protocol):
         receiver = self.receiver
         self.receiver = _NO_RECEIVER
         if not self._closing:
+            self._write_raw(build_close_frame(1000))  # before _closing is set: _write_raw drops writes after
             self._closing = True
-            self._write_raw(build_close_frame(1000))
             self._held = False
             self._flush()
             if self.transport is not None:
@@ -393,8 +393,8 @@ class HttpProtocol(asyncio.Protocol):
         receiver = self.receiver
         self.receiver = _NO_RECEIVER
         if not self._closing:
+            self._write_raw(build_close_frame(code))  # before _closing is set: _write_raw drops writes after
             self._closing = True
-            self._write_raw(build_close_frame(code))
             self._held = False
             self._flush()
             if self.transport is not None:
