@@ -497,6 +497,11 @@ class EngineServer:
         conn = self.connections.get(EngineSid(sid))
         if conn is None:
             return _error(EngineErrorCode.UNKNOWN_SID, cors)
+        deadline = conn.session.next_deadline()
+        if deadline is not None and deadline <= self.loop.time():
+            conn._on_timer()  # due already (a busy loop runs timers late): settle it before the request
+            if conn.session.closed and not conn._lingering:
+                return _error(EngineErrorCode.UNKNOWN_SID, cors)
         if request.method == "GET":
             return await self._poll(conn, cors)
         if request.method == "POST":
