@@ -187,6 +187,11 @@ class HttpProtocol(asyncio.Protocol):
             offset = exc.args[0] if exc.args else len(data)
             self._upgrade(data[offset:])
         except httptools.HttpParserError as exc:
+            # httptools wraps what a callback raises (our 413/431) in HttpParserCallbackError
+            too_large = exc.__context__
+            if isinstance(too_large, _RequestTooLarge):
+                self._abort(too_large.status)
+                return
             logger.debug("bad HTTP request: %s", exc)
             self._abort(400)
         except _RequestTooLarge as exc:
