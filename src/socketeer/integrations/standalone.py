@@ -644,16 +644,16 @@ def run(
         install_uvloop()
 
     async def main() -> None:
-        server = await serve(io, host, port, http_handler=http_handler)
-        if on_ready is not None:
-            on_ready(server)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM):  # before anyone can be told we are ready
             try:
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
                 pass
+        server = await serve(io, host, port, http_handler=http_handler)
+        if on_ready is not None:
+            on_ready(server)
         await stop.wait()
         await io.close()
 
