@@ -7,6 +7,7 @@ writes (WebSocket frames or polling payload segments), which is built once on fi
 from __future__ import annotations
 
 import binascii
+from typing import Any
 
 from .websocket_frames import build_binary_frame, build_text_frame
 
@@ -21,12 +22,13 @@ class WireMessage:
     ``volatile`` messages may be dropped by a transport that cannot send them now.
     """
 
-    __slots__ = ("_frames", "_segments", "binaries", "text", "volatile")
+    __slots__ = ("_frames", "_segments", "binaries", "packet", "text", "volatile")
 
     def __init__(self, text: bytes | None, binaries: tuple[bytes, ...] = (), volatile: bool = False) -> None:
         self.text = text
         self.binaries = binaries
         self.volatile = volatile
+        self.packet: Any = None  # the decoded form, when the sender kept it (for outgoing listeners)
         self._frames: bytes | None = None
         self._segments: list[str] | None = None
 

@@ -132,17 +132,22 @@ class Namespace:
 
     def deliver(self, packet: SocketPacket, sids: Iterable[Sid] | None, flags: BroadcastFlags) -> None:
         message = self.server.parser.encode(packet, flags.volatile)
+        message.packet = packet
         self._write(message, sids)
 
     def _write(self, message: WireMessage, sids: Iterable[Sid] | None) -> None:
         if sids is None:
             for socket in self.sockets.values():
+                if socket._any_outgoing:
+                    socket._notify_outgoing(message)
                 socket.client.conn.write(message)
             return
         sockets = self.sockets
         for sid in sids:
             target = sockets.get(sid)
             if target is not None:
+                if target._any_outgoing:
+                    target._notify_outgoing(message)
                 target.client.conn.write(message)
 
     def deliver_with_ack(
@@ -314,6 +319,8 @@ class Namespace:
     def _remove(self, socket: Socket) -> None:
         self.sockets.pop(socket.id, None)
         self.adapter.delete_all(socket.id)
+        if not self.sockets and self.parent is not None:
+            self.server._namespace_emptied(self)
 
     def rooms_of(self, sid: Sid) -> set[Room]:
         return set(self.adapter.socket_rooms(sid))

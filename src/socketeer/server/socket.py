@@ -12,6 +12,7 @@ from .._types import Room, Sid
 from ..adapters.base import BroadcastFlags, BroadcastOptions, PersistedSession
 from ..exceptions import AckTimeout, NotConnected
 from ..protocol.socketio_packets import SocketPacket, SocketPacketType
+from ..protocol.wire import WireMessage
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
 from .broadcast import BroadcastOperator, RoomsLike, _rooms, check_event_name
@@ -250,13 +251,21 @@ class Socket:
 
     send = emit
 
+    def _notify_outgoing(self, message: WireMessage) -> None:
+        packet = message.packet
+        if packet is not None and packet.type is _EVENT:
+            self._call_outgoing(packet.data[0], packet.data[1:])
+
+    def _call_outgoing(self, event: str, args: list[Any]) -> None:
+        for spec in self._any_outgoing:
+            try:
+                spec.fn(event, *args)
+            except Exception:
+                logger.exception("error in outgoing listener of socket %s", self.id)
+
     def _emit_packet(self, event: str, args: list[Any], ack_id: int | None, volatile: bool) -> None:
-        if self._any_outgoing:
-            for spec in self._any_outgoing:
-                try:
-                    spec.fn(event, *args)
-                except Exception:
-                    logger.exception("error in outgoing listener of socket %s", self.id)
+        if self._any_outgoing and (ack_id is not None or self.namespace.server.recovery is None):
+            self._call_outgoing(event, args)
         packet = SocketPacket(_EVENT, self.namespace.name, [event, *args], ack_id)
         if ack_id is None and self.namespace.server.recovery is not None:
             # through the adapter, which gives the packet an offset and keeps it for recovery
