@@ -228,3 +228,9 @@ async def test_handler_errors_are_logged_and_the_connection_goes_on(
         "boom" in r.getMessage() and "kaput" in (r.exc_text or str(r.exc_info)) for r in caplog.records
     )
     await client.close()
+
+
+async def test_server_side_emit_without_other_servers(server: tuple[socketeer.Server, int]) -> None:
+    io, _ = server
+    await io.server_side_emit("hello", 1)
+    assert await io.server_side_emit_with_ack("question", timeout=0.1) == []

@@ -155,6 +155,13 @@ class Adapter(ABC):
     def server_count(self) -> Awaitable[int] | int:
         return 1
 
+    async def server_side_emit(self, packet: list[Any], expect_acks: bool = False, timeout: float = 5.0) -> list[Any]:
+        """Send ``[event, *args]`` to the other servers of the cluster; their answers when asked.
+
+        A single-process adapter has no other servers: nothing is sent and there are no answers.
+        """
+        return []
+
     # Connection state recovery: adapters that keep sessions override these two.
     def persist_session(self, session: PersistedSession) -> None:  # noqa: B027 - optional hook
         """Keep a disconnected socket's state for a later recovery (no-op without recovery)."""

@@ -125,6 +125,14 @@ class Namespace:
     async def disconnect_sockets(self, close: bool = False) -> None:
         await BroadcastOperator(self).disconnect_sockets(close)
 
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send an event to the other Socket.IO servers of the cluster (none with the in-memory adapter)."""
+        await self.adapter.server_side_emit([event, *args])
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any, timeout: float = 5.0) -> list[Any]:
+        """Like :meth:`server_side_emit`, and wait for one answer per other server."""
+        return await self.adapter.server_side_emit([event, *args], expect_acks=True, timeout=timeout)
+
     # -- adapter's LocalDelivery ---------------------------------------------------------------
 
     def _broadcast(self, packet: SocketPacket, opts: BroadcastOptions) -> None:

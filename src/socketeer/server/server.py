@@ -298,6 +298,12 @@ class Server:
     async def disconnect_sockets(self, close: bool = False) -> None:
         await self.sockets.disconnect_sockets(close)
 
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        await self.sockets.server_side_emit(event, *args)
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any, timeout: float = 5.0) -> list[Any]:
+        return await self.sockets.server_side_emit_with_ack(event, *args, timeout=timeout)
+
     # -- running -------------------------------------------------------------------------------
 
     async def serve(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> Any:
