@@ -24,6 +24,7 @@ from ..protocol.websocket_frames import (
     build_frame,
     build_handshake_response,
     build_text_frame,
+    parse_close_payload,
     validate_client_key,
 )
 from ..protocol.wire import WireMessage
@@ -377,6 +378,11 @@ class HttpProtocol(asyncio.Protocol):
             elif opcode == _PING:
                 self._write_raw(build_frame(_PONG, payload))  # type: ignore[arg-type]
             elif opcode == _CLOSE:
+                try:
+                    parse_close_payload(payload)  # type: ignore[arg-type]
+                except WebSocketProtocolError as exc:
+                    self._ws_fail(exc.close_code)
+                    return
                 self._ws_closed_by_peer()
                 return
             if self._closing:
