@@ -302,9 +302,12 @@ class Manager:
     def _subscribe(self, sock: NamespaceSocket) -> None:
         self._active[sock.namespace] = sock
 
-    async def _unsubscribe(self, sock: NamespaceSocket) -> None:
+    def _unsubscribe(self, sock: NamespaceSocket) -> None:
         if self._active.get(sock.namespace) is sock:
             del self._active[sock.namespace]
+
+    async def _close_if_idle(self) -> None:
+        """Close the connection when no namespace uses it any more (checked now, not when scheduled)."""
         if not self._active:
             await self._close()
 
@@ -821,6 +824,7 @@ class NamespaceSocket:
                     ),
                 )
         elif ptype is _T.DISCONNECT:
+            self._deactivate()
             self._tasks.spawn(self._finish())
             self._on_close(DisconnectReason.IO_SERVER_DISCONNECT)
         elif ptype is _T.CONNECT_ERROR:
@@ -829,6 +833,7 @@ class NamespaceSocket:
                 error = ConnectionRefused(str(data.get("message", "")), data.get("data"))
             else:
                 error = ConnectionRefused(str(data))
+            self._deactivate()
             self._tasks.spawn(self._finish())
             self._emit_reserved("connect_error", error)
             self._fail_waiters(error)
@@ -876,18 +881,22 @@ class NamespaceSocket:
                 pending.timer.cancel()
             pending.callback(NotConnected("socket has been disconnected"), [])
 
+    def _deactivate(self) -> None:
+        if self.active:
+            self.active = False
+            self._manager._unsubscribe(self)
+
     async def _finish(self) -> None:
-        """Stop for good (the server refused or disconnected us): no reconnection for this socket."""
+        """After the server refused or disconnected us: close the connection if it is now unused."""
         try:
-            await self._destroy()
+            await self._manager._close_if_idle()
         finally:
-            self._finished.set()
+            if not self.active:
+                self._finished.set()
 
     async def _destroy(self) -> None:
-        if not self.active:
-            return
-        self.active = False
-        await self._manager._unsubscribe(self)
+        self._deactivate()
+        await self._manager._close_if_idle()
 
     def _fail_waiters(self, error: BaseException) -> None:
         for waiter in self._waiters:
