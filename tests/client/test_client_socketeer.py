@@ -12,6 +12,7 @@ from client_peers import StartProxy
 from socketeer import ConnectionRefused, DisconnectReason, Server
 from socketeer.client import AsyncClient
 from socketeer.exceptions import NotConnected
+from socketeer.protocol.websocket_frames import build_handshake_response, build_text_frame
 
 ServeSocketeer = Callable[[Server], Awaitable[str]]
 FAST = {"reconnection_delay": 0.05, "reconnection_delay_max": 0.2, "randomization_factor": 0.0}
@@ -207,3 +208,38 @@ async def test_reconnect_failed_after_the_attempts(unused_tcp_port: int) -> None
     ]
     await asyncio.wait_for(client.wait(), 1)
     await client.close()
+
+
+async def test_undecodable_packet_closes_with_parse_error() -> None:
+    """A raw WebSocket peer that completes the handshakes, then sends a broken Socket.IO packet."""
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        key = next(
+            line.split(":", 1)[1].strip()
+            for line in head.split("\r\n")
+            if line.lower().startswith("sec-websocket-key")
+        )
+        writer.write(build_handshake_response(key))
+        open_packet = (
+            '0{"sid":"raw","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
+        )
+        writer.write(build_text_frame(open_packet.encode()))
+        await reader.read(1024)  # the client's CONNECT
+        writer.write(build_text_frame(b'40{"sid":"s1"}') + build_text_frame(b"42[broken"))
+        await reader.read(1024)
+        writer.close()
+
+    server = await asyncio.start_server(peer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = AsyncClient(f"http://127.0.0.1:{port}", transports=("websocket",), reconnection=False)
+    reasons: list[Any] = []
+    client.on("disconnect", reasons.append)
+    try:
+        await asyncio.wait_for(client.connect(), 5)
+        await asyncio.wait_for(client.wait(), 5)
+        assert reasons == [DisconnectReason.PARSE_ERROR]
+    finally:
+        await client.close()
+        server.close()
+        await server.wait_closed()
