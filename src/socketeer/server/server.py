@@ -315,6 +315,12 @@ class Server:
 
         return await serve(self, host, port, **options)
 
+    def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+        """Serve with the standalone server until SIGINT or SIGTERM, then close gracefully (blocking)."""
+        from ..integrations.standalone import run  # the one upward import: a convenience entry point
+
+        run(self, host, port, **options)
+
     def add_closer(self, closer: Callable[[], Any]) -> None:
         """Called by integrations: something to stop when the server closes."""
         self._closers.append(closer)
