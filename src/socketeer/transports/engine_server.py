@@ -81,6 +81,7 @@ class EngineConnection:
         "_outbox",
         "_outbox_bytes",
         "_lingering",
+        "_overflowed",
         "_poll",
         "_posting",
         "_probe",
@@ -105,6 +106,7 @@ class EngineConnection:
         self._outbox: list[WireMessage] = []
         self._outbox_bytes = 0
         self._lingering = False
+        self._overflowed = False
         self._poll: asyncio.Future[bytes] | None = None
         self._posting = False
         self._timer: asyncio.TimerHandle | None = None
@@ -122,15 +124,17 @@ class EngineConnection:
     # -- sending -------------------------------------------------------------------------------
 
     def write(self, message: WireMessage) -> None:
-        """Queue a message on the current transport. Never blocks."""
+        """Queue a message on the current transport. Never blocks, and never calls back into the layer
+        above (a slow client over its send buffer limit is closed on the next loop iteration)."""
+        if self._overflowed:
+            return
         ws = self.ws
         if ws is not None:
             if message.volatile and ws.buffered_amount() > 0:
                 return
             ws.write(message)
             if ws.buffered_amount() > self._server.config.limits.max_send_buffer:
-                logger.warning("closing %s: send buffer over its limit (slow client)", self.sid)
-                self.close(CloseReason.TRANSPORT_ERROR)
+                self._overflow("send buffer")
             return
         if self.session.closed:
             return
@@ -139,11 +143,17 @@ class EngineConnection:
         self._outbox.append(message)
         self._outbox_bytes += message.size()
         if self._outbox_bytes > self._server.config.limits.max_send_buffer:
-            logger.warning("closing %s: polling buffer over its limit (slow client)", self.sid)
-            self.close(CloseReason.TRANSPORT_ERROR)
+            self._overflow("polling buffer")
             return
         if self._poll is not None:
             self._flush_poll()
+
+    def _overflow(self, what: str) -> None:
+        # Not closed here: write() runs inside broadcasts and handlers, which iterate over the sockets
+        # that closing would remove. What is written until the close is dropped.
+        logger.warning("closing %s: %s over its limit (slow client)", self.sid, what)
+        self._overflowed = True
+        self._server.loop.call_soon(self.close, CloseReason.TRANSPORT_ERROR)
 
     def flush(self) -> None:
         """Send what is queued on a WebSocket now, in its own write (used after a CONNECT reply)."""
