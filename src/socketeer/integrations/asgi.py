@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from ..engine.config import CorsConfig
 from ..protocol.wire import WireMessage
+from ..transports.cors import origin_allowed
 from ..transports.ports import HttpRequest, HttpResponse, WebSocketReceiver
 
 if TYPE_CHECKING:
@@ -49,20 +49,6 @@ _BODY_MARGIN = 64 * 1024
 _NOT_FOUND = HttpResponse(404, [("Content-Type", "text/plain")], b"Not Found")
 _FORBIDDEN = HttpResponse(403, [("Content-Type", "text/plain")], b"Forbidden")
 _TOO_LARGE = HttpResponse(413, [("Content-Type", "text/plain")], b"Payload Too Large")
-
-
-def origin_allowed(headers: Mapping[str, str], cors: CorsConfig | None) -> bool:
-    """Whether a WebSocket request may go on, against cross-site WebSocket hijacking.
-
-    Without an ``Origin`` header (not a browser) it may. Otherwise the CORS settings decide when there
-    are any; without them only the same origin is allowed (the Origin's host is the ``Host`` header).
-    """
-    origin = headers.get("origin")
-    if origin is None:
-        return True
-    if cors is not None:
-        return cors.allows(origin)
-    return origin.split("://", 1)[-1] == headers.get("host", "")
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -28,6 +28,7 @@ from ..protocol.websocket_frames import (
     validate_client_key,
 )
 from ..protocol.wire import WireMessage
+from ..transports.cors import origin_allowed
 from ..transports.engine_server import EngineServer
 from ..transports.ports import HttpRequest, HttpResponse, WebSocketReceiver
 
@@ -562,14 +563,7 @@ class StandaloneServer:
 
     def origin_allowed(self, request: HttpRequest) -> bool:
         """Refuse cross-site WebSocket requests unless CORS allows the origin."""
-        origin = request.headers.get("origin")
-        if origin is None:
-            return True
-        cors = self.engine.config.cors
-        if cors is not None:
-            return cors.allows(origin)
-        host = request.headers.get("host", "")
-        return origin.split("://", 1)[-1] == host
+        return origin_allowed(request.headers, self.engine.config.cors)
 
     async def handle_http(self, request: HttpRequest) -> HttpResponse:
         if self.is_engine_path(request.path):

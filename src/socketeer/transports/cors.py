@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from ..engine.config import CorsConfig
 
-__all__ = ["cors_headers", "preflight_headers"]
+__all__ = ["cors_headers", "origin_allowed", "preflight_headers"]
 
 
 def cors_headers(config: CorsConfig | None, headers: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -39,3 +39,17 @@ def preflight_headers(config: CorsConfig | None, headers: Mapping[str, str]) -> 
     if config.max_age is not None:
         out.append(("Access-Control-Max-Age", str(config.max_age)))
     return out
+
+
+def origin_allowed(headers: Mapping[str, str], cors: CorsConfig | None) -> bool:
+    """Whether a WebSocket request may go on, against cross-site WebSocket hijacking.
+
+    Without an ``Origin`` header (not a browser) it may. Otherwise the CORS settings decide when there
+    are any; without them only the same origin is allowed (the Origin's host is the ``Host`` header).
+    """
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    if cors is not None:
+        return cors.allows(origin)
+    return origin.split("://", 1)[-1] == headers.get("host", "")
