@@ -234,3 +234,45 @@ async def test_server_side_emit_without_other_servers(server: tuple[socketeer.Se
     io, _ = server
     await io.server_side_emit("hello", 1)
     assert await io.server_side_emit_with_ack("question", timeout=0.1) == []
+
+
+async def test_incoming_event_rate_limit() -> None:
+    io = socketeer.Server(limits=socketeer.Limits(max_events_per_second=5, max_events_burst=3))
+    srv = await io.serve("127.0.0.1", 0)
+    reasons: list[str] = []
+    seen: list[int] = []
+
+    @io.on("tick")
+    def tick(socket: socketeer.Socket, n: int) -> None:
+        seen.append(n)
+
+    @io.on("disconnect")
+    def gone(socket: socketeer.Socket, reason: str) -> None:
+        reasons.append(reason)
+
+    client = await RawClient.connect(srv.port)
+    other = await RawClient.connect(srv.port)
+    for n in range(4):
+        await client.send(f'42["tick",{n}]')
+    assert await client.recv() == '44{"message":"rate limit exceeded"}'
+    assert seen == [0, 1, 2]
+    assert reasons == ["server namespace disconnect"]
+    await other.send('42["tick",99]')  # others are not affected
+    for _ in range(100):
+        if 99 in seen:
+            break
+        await asyncio.sleep(0.01)
+    assert seen[-1] == 99
+    await client.close()
+    await other.close()
+    await io.close()
+
+
+def test_token_bucket_refills_at_its_rate() -> None:
+    from socketeer.server.socket import TokenBucket
+
+    bucket = TokenBucket(rate=2.0, burst=2, now=0.0)
+    assert bucket.take(0.0) and bucket.take(0.0) and not bucket.take(0.0)
+    assert not bucket.take(0.4)
+    assert bucket.take(0.6)
+    assert bucket.take(10.0) and bucket.take(10.0) and not bucket.take(10.0)

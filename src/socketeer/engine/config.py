@@ -58,6 +58,11 @@ class Limits:
     max_connections: int | None = None
     max_connections_per_address: int | None = None
     max_handshakes_per_second_per_address: float | None = None
+    max_events_per_second: float | None = None
+    """Per-socket rate of incoming events (off by default). Past it (after a burst of
+    ``max_events_burst``, default one second's worth), the client gets CONNECT_ERROR
+    ``{"message": "rate limit exceeded"}`` and the socket is disconnected."""
+    max_events_burst: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,6 +101,7 @@ class Socket:
         "namespace",
         "recovered",
         "pid",
+        "_bucket",
     )
 
     def __init__(self, namespace: Namespace, client: Client, sid: Sid, handshake: Handshake) -> None:
@@ -117,6 +118,14 @@ class Socket:
         self._any_outgoing: list[HandlerSpec] = []
         self._middlewares: list[Callable[..., Any]] = []
         self._acks: dict[int, Callable[[list[Any] | None], None]] = {}
+        limits = namespace.server.engine_config.limits
+        self._bucket: TokenBucket | None = None
+        if limits.max_events_per_second is not None:
+            self._bucket = TokenBucket(
+                limits.max_events_per_second,
+                limits.max_events_burst or max(1, int(limits.max_events_per_second)),
+                client.conn.loop_time(),
+            )
 
     def __repr__(self) -> str:
         return f"<Socket id={self.id!r} nsp={self.namespace.name!r} connected={self.connected}>"
@@ -362,6 +371,9 @@ class Socket:
         ptype = packet.type
         if ptype is _EVENT or ptype is _BINARY_EVENT:
             data = packet.data
+            if self._bucket is not None and not self._bucket.take(self.client.conn.loop_time()):
+                self._refuse_rate()
+                return
             if self._middlewares:
                 self.namespace.server._tasks.spawn(self._run_middlewares(data[0], data[1:], packet.id))
             else:
@@ -372,6 +384,15 @@ class Socket:
                 on_ack(packet.data)
         elif ptype is _DISCONNECT:
             self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
+
+    def _refuse_rate(self) -> None:
+        logger.info("disconnecting socket %s: over its incoming event rate", self.id)
+        self._send_packet(
+            SocketPacket(
+                SocketPacketType.CONNECT_ERROR, self.namespace.name, {"message": "rate limit exceeded"}
+            )
+        )
+        self._on_close(DisconnectReason.SERVER_NAMESPACE_DISCONNECT)
 
     async def _run_middlewares(self, event: str, args: list[Any], ack_id: int | None) -> None:
         try:
@@ -428,6 +449,26 @@ class Socket:
 
 def _no_ack(*args: Any) -> None:
     pass
+
+
+class TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved up; one token per incoming event."""
+
+    __slots__ = ("burst", "last", "rate", "tokens")
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.last = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
 
 
 class _Ack:

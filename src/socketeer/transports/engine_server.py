@@ -117,6 +117,9 @@ class EngineConnection:
     def closed(self) -> bool:
         return self.session.closed
 
+    def loop_time(self) -> float:
+        return self._server.loop.time()
+
     @property
     def transport(self) -> str:
         return "websocket" if self.ws is not None else "polling"
