@@ -359,7 +359,8 @@ class Instrumentation:
             socket.data = _ObservedData(socket.data, weakref.ref(socket), self)
         if socket.transport == "polling":
             self._polling.add(socket)
-        self._emit("socket_connected", serialize_socket(socket), iso_now())
+        if self.admin.sockets:  # no one watching: skip the serialization
+            self._emit("socket_connected", serialize_socket(socket), iso_now())
         name = nsp.name
         sid = socket.id
         if nsp is not self.admin:
@@ -380,7 +381,7 @@ class Instrumentation:
         socket.on("disconnect", disconnected)
 
     def _data_changed(self, socket: Socket, data: Mapping[str, Any]) -> None:
-        if socket.connected:
+        if socket.connected and self.admin.sockets:
             self._emit(
                 "socket_updated",
                 {"id": socket.id, "nsp": socket.namespace.name, "data": serialize_data(data)},

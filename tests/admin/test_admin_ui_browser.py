@@ -1,0 +1,312 @@
+"""The official Admin UI bundle (``@socket.io/admin-ui/ui/dist``) in headless Chromium, against socketeer.
+
+Our server serves the bundle itself (same origin), the UI logs in through its own connection form with
+basic authentication, and its socket list must show the application's clients, one connected before
+the login and one after. Chromium reaches nothing but loopback (``--host-resolver-rules``): the Google
+fonts and icon stylesheets the bundle links fail at once, and the UI must work without them. Chromium
+is driven over the DevTools Protocol, as in ``tests/demo/test_demo_browser.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import mimetypes
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+
+from socketeer import Server
+from socketeer.admin import instrument
+from socketeer.client import AsyncClient
+from socketeer.transports.ports import HttpRequest, HttpResponse
+
+ROOT = Path(__file__).resolve().parents[2]
+UI_DIST = ROOT / "tests" / "node" / "node_modules" / "@socket.io" / "admin-ui" / "ui" / "dist"
+SCREENSHOT = Path(tempfile.gettempdir()) / "socketeer-admin-ui.png"
+# bcryptjs.hashSync("admin", 4)
+PASSWORD_HASH = "$2a$04$8JH90xZOxQebd8ISTSoHLeRjhYH/o8z9YArzJxot92P3WxzJUgiVy"
+POLL_INTERVAL = 0.05
+DEADLINE = 20.0
+
+
+def _chromium() -> str:
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail(
+            "Chromium is required for the admin UI browser test: apt-get install chromium (or set CHROMIUM)"
+        )
+    return path
+
+
+class CdpError(Exception):
+    pass
+
+
+class Page:
+    """One tab over a flat DevTools session: evaluate, poll the DOM with a deadline, screenshot."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.session: str | None = None
+        self.next_id = 0
+        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.console: list[str] = []
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                message = json.loads(raw)
+                future = self.pending.pop(message.get("id", -1), None)
+                if future is not None and not future.done():
+                    future.set_result(message)
+                elif message.get("method") in ("Runtime.consoleAPICalled", "Runtime.exceptionThrown"):
+                    self.console.append(json.dumps(message["params"])[:300])
+        except websockets.ConnectionClosed:
+            pass
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(CdpError("DevTools connection closed"))
+
+    async def send(self, method: str, params: dict[str, Any] | None = None, *, browser: bool = False) -> Any:
+        self.next_id += 1
+        message: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
+        if not browser and self.session is not None:
+            message["sessionId"] = self.session
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.pending[self.next_id] = future
+        await self.ws.send(json.dumps(message))
+        reply = await asyncio.wait_for(future, DEADLINE)
+        if "error" in reply:
+            raise CdpError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    async def open(self, url: str) -> None:
+        target = await self.send(
+            "Target.createTarget", {"url": "about:blank", "newWindow": True}, browser=True
+        )
+        attached = await self.send(
+            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, browser=True
+        )
+        self.session = attached["sessionId"]
+        await self.send("Runtime.enable")
+        await self.send("Page.enable")
+        await self.send("Emulation.setFocusEmulationEnabled", {"enabled": True})
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False},
+        )
+        await self.send("Page.navigate", {"url": url})
+
+    async def eval(self, expression: str) -> Any:
+        result = await self.send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        )
+        if "exceptionDetails" in result:
+            raise CdpError(f"{expression!r} threw {result['exceptionDetails'].get('text')}")
+        return result["result"].get("value")
+
+    async def wait_for(self, expression: str, what: str, timeout: float = DEADLINE) -> Any:
+        """Poll ``expression`` until it is truthy; fail with the last value and the page's console."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        last: Any = None
+        while True:
+            try:
+                last = await self.eval(expression)
+            except CdpError as exc:  # still loading
+                last = str(exc)
+            else:
+                if last:
+                    return last
+            if loop.time() > deadline:
+                console = "\n".join(self.console[-10:])
+                pytest.fail(f"timed out waiting for {what}; last value {last!r}\nconsole:\n{console}")
+            await asyncio.sleep(POLL_INTERVAL)
+
+    async def screenshot(self, path: Path) -> None:
+        result = await self.send("Page.captureScreenshot", {"format": "png"})
+        path.write_bytes(base64.b64decode(result["data"]))
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self.reader
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Callable[[str], Awaitable[Page]]]:
+    executable = _chromium()
+    with tempfile.TemporaryDirectory(prefix="socketeer-admin-chromium-") as profile:
+        proc = await asyncio.create_subprocess_exec(
+            executable,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--disable-background-timer-throttling",
+            "--disable-renderer-backgrounding",
+            # loopback only: the bundle's fonts.googleapis.com and cdn.jsdelivr.net links fail at once
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            "--window-size=1280,800",
+            "about:blank",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        pages: list[Page] = []
+        try:
+            port_file = Path(profile, "DevToolsActivePort")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + DEADLINE
+            while not (port_file.is_file() and len(port_file.read_text().splitlines()) >= 2):
+                if proc.returncode is not None or loop.time() > deadline:
+                    pytest.fail(f"Chromium did not start (exit code {proc.returncode})")
+                await asyncio.sleep(POLL_INTERVAL)
+            port, path = port_file.read_text().splitlines()[:2]
+
+            async def open_page(url: str) -> Page:
+                ws = await websockets.connect(
+                    f"ws://127.0.0.1:{port}{path}", max_size=None, ping_interval=None
+                )
+                page = Page(ws)
+                pages.append(page)
+                await page.open(url)
+                return page
+
+            yield open_page
+        finally:
+            for page in pages:
+                await page.close()
+            if proc.returncode is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except asyncio.TimeoutError:
+                os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+
+
+def ui_files(prefix: str) -> Callable[[HttpRequest], Awaitable[HttpResponse]]:
+    """Serve the UI bundle below ``prefix`` (``index.html`` for the prefix itself); 404 elsewhere."""
+    root = UI_DIST.resolve()
+
+    async def handler(request: HttpRequest) -> HttpResponse:
+        if request.method != "GET" or not request.path.startswith(prefix):
+            return HttpResponse(404, [("Content-Type", "text/plain")], b"not found")
+        relative = request.path[len(prefix) :] or "index.html"
+        file = (root / relative).resolve()
+        if not file.is_relative_to(root) or not file.is_file():
+            return HttpResponse(404, [("Content-Type", "text/plain")], b"not found")
+        content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        body = await asyncio.to_thread(file.read_bytes)
+        return HttpResponse(200, [("Content-Type", content_type)], body)
+
+    return handler
+
+
+async def test_admin_ui_lists_connected_clients(browser: Callable[[str], Awaitable[Page]]) -> None:
+    pytest.importorskip("bcrypt")
+    assert (UI_DIST / "index.html").is_file(), f"{UI_DIST} is missing: run npm ci --prefix tests/node"
+    io = Server()
+
+    @io.on("connection")
+    def on_connection(socket: Any) -> None:
+        socket.join("lobby")
+
+    instrument(io, auth={"type": "basic", "username": "admin", "password": PASSWORD_HASH}, stats_interval=0.5)
+    srv = await io.serve("127.0.0.1", 0, http_handler=ui_files("/ui/"))
+    url = f"http://127.0.0.1:{srv.port}"
+    early = AsyncClient(url, reconnection=False)
+    late = AsyncClient(url, reconnection=False, transports=("websocket",))
+    try:
+        await asyncio.wait_for(early.connect(), DEADLINE)
+        page = await browser(f"{url}/ui/")
+
+        # the connection form: no saved settings yet, so the UI asks for them
+        await page.wait_for(
+            "document.querySelector('.v-dialog input[type=password]') !== null", "the login form"
+        )
+        await page.eval(
+            f"""(() => {{
+              const set = (input, value) => {{ input.value = value; input.dispatchEvent(new Event('input')); }};
+              const texts = document.querySelectorAll('.v-dialog input[type=text]');
+              set(texts[0], {json.dumps(url)});
+              set(texts[1], 'admin');
+              set(document.querySelector('.v-dialog input[type=password]'), 'admin');
+            }})()"""
+        )
+        await page.wait_for(
+            "!document.querySelector('.v-dialog button[type=submit]').disabled", "submit enabled"
+        )
+        await page.eval("document.querySelector('.v-dialog button[type=submit]').click()")
+        await page.wait_for("localStorage.getItem('session_id')", "the session id from the server")
+        assert await page.eval("localStorage.getItem('server_url')") == url
+
+        # the dashboard gets server_stats: our server shows up among the servers
+        await page.eval("location.hash = '#/servers/'")
+        await page.wait_for(
+            "document.body.innerText.includes(" + json.dumps(str(os.getpid())) + ")", "the pid"
+        )
+
+        # the socket list shows the client connected before the login, then one connecting live
+        await page.eval("location.hash = '#/sockets/'")
+        rows = "Array.from(document.querySelectorAll('tbody tr'), r => r.innerText).join('\\n')"
+        await page.wait_for(f"{rows}.includes({json.dumps(early.id)})", "the early client in the socket list")
+        await asyncio.wait_for(late.connect(), DEADLINE)
+        await page.wait_for(f"{rows}.includes({json.dumps(late.id)})", "the late client in the socket list")
+        text = await page.eval(rows)
+        assert "127.0.0.1" in text and "WebSocket" in text
+
+        # the rooms view knows the lobby both clients joined
+        await page.eval("location.hash = '#/rooms/'")
+        await page.wait_for("document.body.innerText.includes('lobby')", "the lobby room")
+
+        await page.eval("location.hash = '#/sockets/'")
+        await page.wait_for(f"{rows}.includes({json.dumps(late.id)})", "the socket list again")
+        await page.wait_for(
+            "!Array.from(document.querySelectorAll('*')).some(e => /-(enter|leave)(-active|-to)?$/.test("
+            "Array.from(e.classList).join(' ')))",
+            "the page transition to end",
+        )
+        await page.screenshot(SCREENSHOT)
+        assert SCREENSHOT.stat().st_size > 10_000
+
+        # the row's disconnect button sends _disconnect: the client is gone, and so is its row
+        late_id = late.id
+        await page.eval(
+            f"Array.from(document.querySelectorAll('tbody tr')).find(r => r.innerText.includes({json.dumps(late_id)}))"
+            ".querySelector('button').click()"
+        )
+        await asyncio.wait_for(late.wait(), DEADLINE)
+        assert not late.connected and early.connected
+        # the click also reaches the row, which opens the socket's page: it shows the disconnection
+        await page.wait_for(
+            f"location.hash.endsWith({json.dumps('/sockets/' + late_id)})"
+            " && document.body.innerText.includes('DISCONNECTED')",
+            "the socket's page to show it disconnected",
+        )
+        await page.eval("location.hash = '#/sockets/'")
+        await page.wait_for(
+            f"{rows}.includes({json.dumps(early.id)}) && !{rows}.includes({json.dumps(late_id)})",
+            "the late client to leave the list",
+        )
+    finally:
+        await early.close()
+        await late.close()
+        await io.close()
