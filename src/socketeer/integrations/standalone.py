@@ -58,6 +58,7 @@ _REASONS = {
 }
 
 _HOLD_AFTER_CONNECT = 0.001
+_MAX_PIPELINED = 100  # requests parsed and waiting behind the one in flight on a connection
 _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 _CLOSE = Opcode.CLOSE
@@ -107,6 +108,7 @@ class HttpProtocol(asyncio.Protocol):
         "_parser",
         "_paused",
         "_pending",
+        "_queued",
         "_reader",
         "_timer",
         "_url",
@@ -128,6 +130,7 @@ class HttpProtocol(asyncio.Protocol):
         self._body_size = 0
         self._in_flight: asyncio.Task[None] | None = None
         self._pending: list[bytes] = []
+        self._queued: list[tuple[HttpRequest, bool]] = []
         self._reader: FrameReader | None = None
         self.receiver: WebSocketReceiver = _NO_RECEIVER
         self._wbuf: list[bytes] = []
@@ -151,6 +154,7 @@ class HttpProtocol(asyncio.Protocol):
         if self._in_flight is not None:
             self._in_flight.cancel()
             self._in_flight = None
+        self._queued = []
         if self._reader is not None:
             receiver = self.receiver
             self.receiver = _NO_RECEIVER
@@ -233,6 +237,12 @@ class HttpProtocol(asyncio.Protocol):
         request = self._request(parser.get_method().decode("ascii"))
         keep_alive = parser.should_keep_alive()
         self._cancel_timer()
+        if self._in_flight is not None:
+            # pipelined behind the request in flight: answered after it, in order (RFC 9112 9.3.2)
+            if len(self._queued) >= _MAX_PIPELINED:
+                raise _RequestTooLarge(503)
+            self._queued.append((request, keep_alive))
+            return
         self._in_flight = asyncio.get_running_loop().create_task(self._respond(request, keep_alive))
 
     def _request(self, method: str) -> HttpRequest:
@@ -268,6 +278,10 @@ class HttpProtocol(asyncio.Protocol):
         if not keep_alive:
             transport.close()
             return
+        if self._queued:
+            request, keep_alive = self._queued.pop(0)
+            self._in_flight = asyncio.get_running_loop().create_task(self._respond(request, keep_alive))
+            return
         self._arm_timer(self.server.keep_alive_timeout)
         if self._pending:
             pending = b"".join(self._pending)
@@ -301,6 +315,9 @@ class HttpProtocol(asyncio.Protocol):
         parser = self._parser
         transport = self.transport
         if parser is None or transport is None:
+            return
+        if self._in_flight is not None:  # an upgrade pipelined behind a request: refused
+            self._abort(400)
             return
         self._cancel_timer()
         request = self._request(parser.get_method().decode("ascii"))
