@@ -153,9 +153,9 @@ class Instrumentation:
         if self.development:
             for nsp in list(io.namespaces.values()):
                 self._hook_namespace(nsp)
-            for parent in list(io._parents):  # dynamic namespaces made before instrument()
+            for parent in io.parent_namespaces:  # dynamic namespaces made before instrument()
                 self._hook_namespace(parent)
-            self._wrap_of()
+            io.on_new_namespace(self._hook_namespace)
         io.add_closer(self.close)
         self._ensure_timer()
 
@@ -313,17 +313,6 @@ class Instrumentation:
         engine.handler = _EngineObserver(engine.handler, self)
 
     # -- development mode: every socket, room and event ----------------------------------------
-
-    def _wrap_of(self) -> None:
-        """Hook the namespaces created after ``instrument()`` (``io.of`` is their only door)."""
-        original_of = self.io.of
-
-        def of(name: Any) -> Any:
-            nsp = original_of(name)
-            self._hook_namespace(nsp)
-            return nsp
-
-        self.io.of = of  # type: ignore[method-assign]
 
     def _hook_namespace(self, nsp: Namespace) -> None:
         if nsp in self._hooked:

@@ -159,6 +159,7 @@ class Server:
         self._namespaces: dict[str, Namespace] = {}
         self._parents: list[ParentNamespace] = []
         self._closers: list[Callable[[], Any]] = []
+        self._namespace_listeners: list[Callable[[Namespace], Any]] = []
         self._closed = False
         self.sockets = self.of("/")
 
@@ -180,10 +181,29 @@ class Server:
             nsp = self._namespaces.get(name)
             if nsp is None:
                 nsp = self._namespaces[name] = Namespace(self, name)
+                self._namespace_created(nsp)
             return nsp
         parent = ParentNamespace(self, name)
         self._parents.append(parent)
+        self._namespace_created(parent)
         return parent
+
+    def on_new_namespace(self, listener: Callable[[Namespace], Any]) -> None:
+        """Call ``listener(namespace)`` for every namespace created from now on (dynamic parents and
+        their children included)."""
+        self._namespace_listeners.append(listener)
+
+    def _namespace_created(self, nsp: Namespace) -> None:
+        for listener in self._namespace_listeners:
+            try:
+                listener(nsp)
+            except Exception:
+                logger.exception("error in a new-namespace listener")
+
+    @property
+    def parent_namespaces(self) -> list[ParentNamespace]:
+        """The dynamic namespaces (regex or predicate) in the order they were declared."""
+        return list(self._parents)
 
     @property
     def namespaces(self) -> dict[str, Namespace]:
@@ -214,6 +234,7 @@ class Server:
                     nsp = self._namespaces.get(name)
                     if nsp is None:
                         nsp = self._namespaces[name] = parent.create_child(name)
+                        self._namespace_created(nsp)
                     client._connecting.discard(name)
                     if not client.conn.closed:
                         nsp._add(client, auth)
