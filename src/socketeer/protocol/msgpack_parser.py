@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..exceptions import RemoteProtocolError
-from .socketio_packets import DecodeLimits, SocketPacket, SocketPacketType, _valid_payload
+from .socketio_packets import DecodeLimits, SocketPacket, SocketPacketType, valid_payload
 from .wire import WireMessage
 
 try:
@@ -297,7 +297,7 @@ class MsgpackDecoder:
                 raise _fail("ack id too large")
         if "data" in obj:
             payload = obj["data"]
-            if not _valid_payload(ptype, payload, limits):
+            if not valid_payload(ptype, payload, limits):
                 raise _fail("invalid payload")
         elif ptype is _T.CONNECT or ptype is _T.DISCONNECT:
             payload = None

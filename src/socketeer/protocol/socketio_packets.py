@@ -23,6 +23,7 @@ __all__ = [
     "SocketPacketType",
     "decode_text",
     "encode_packet",
+    "valid_payload",
 ]
 
 
@@ -117,7 +118,7 @@ def _fail(message: str) -> RemoteProtocolError:
     return RemoteProtocolError(message)
 
 
-def _valid_payload(ptype: SocketPacketType, payload: Any, limits: DecodeLimits) -> bool:
+def valid_payload(ptype: SocketPacketType, payload: Any, limits: DecodeLimits) -> bool:
     if ptype is _T.EVENT or ptype is _T.BINARY_EVENT:
         if not isinstance(payload, list) or not payload:
             return False
@@ -178,7 +179,7 @@ def decode_text(text: str, limits: DecodeLimits = _DEFAULT_LIMITS) -> SocketPack
             data = loads(text[i:])
         except (ValueError, RecursionError) as exc:
             raise _fail("invalid payload") from exc
-        if not _valid_payload(ptype, data, limits):
+        if not valid_payload(ptype, data, limits):
             raise _fail("invalid payload")
     elif ptype in (_T.EVENT, _T.BINARY_EVENT, _T.CONNECT_ERROR):
         raise _fail("missing payload")
