@@ -50,3 +50,7 @@ async def start_target() -> AsyncIterator[StartTarget]:
         logging.getLogger("socketeer").removeHandler(recorder)
         loop.set_exception_handler(previous)
     assert errors == [], errors
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "soak: bounded soak test (runs in CI; about 15 s)")

@@ -381,6 +381,66 @@ async def test_rfc6455_violations_close_1002(start_target: StartTarget, frame: b
     await target.check()
 
 
+# -- HTTP pipelining ---------------------------------------------------------------------------------
+
+
+async def _read_responses(reader: asyncio.StreamReader, count: int) -> list[tuple[int, bytes]]:
+    replies = []
+    with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+        for _ in range(count):
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            replies.append((int(head.split()[1]), await reader.readexactly(length)))
+    return replies
+
+
+async def test_pipelined_requests_are_answered_in_order(start_target: StartTarget) -> None:
+    target = await start_target()
+    sid = await polling_open(target.port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
+    held = f"GET {EIO_POLL}&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n"
+    unknown = f"GET {EIO_POLL}&sid=nope HTTP/1.1\r\nHost: x\r\n\r\n"
+    writer.write((held + unknown * 20).encode())
+    conn = target.io.engine.connections[sid]  # type: ignore[index]
+    await target.wait_for(lambda: conn._poll is not None, what="the long poll to be held")
+    await asyncio.sleep(0.05)  # the 400s must wait behind the held poll, not overtake it
+    await _close_polling(target.port, sid)
+    replies = await _read_responses(reader, 21)
+    # the held poll is answered first ("6": the session was closed by the client), then the 400s
+    assert replies[0] == (200, b"6") and [status for status, _ in replies[1:]] == [400] * 20, replies[:3]
+    writer.close()
+    await target.check()
+
+
+async def test_pipelining_flood_is_cut_off(start_target: StartTarget) -> None:
+    target = await start_target()
+    reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
+    writer.write(f"GET {EIO_POLL}&sid=nope HTTP/1.1\r\nHost: x\r\n\r\n".encode() * 5000)
+    replies = await _read_responses(reader, 5000)
+    # cut off after at most 100 queued requests: a 503, unless the reset of the unread rest beat it to us
+    assert len(replies) <= 101 and all(status in (400, 503) for status, _ in replies), len(replies)
+    with contextlib.suppress(ConnectionError):
+        assert await asyncio.wait_for(reader.read(), 2) == b""
+    writer.close()
+    await target.check()
+
+
+async def test_upgrade_pipelined_behind_a_request_is_refused(start_target: StartTarget) -> None:
+    target = await start_target()
+    sid = await polling_open(target.port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
+    writer.write(
+        f"GET {EIO_POLL}&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n"
+        f"GET {EIO_WS}&sid={sid} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    data = await asyncio.wait_for(reader.read(), 2)
+    assert b" 101 " not in data and data.startswith(b"HTTP/1.1 400"), data
+    writer.close()
+    await _close_polling(target.port, sid)
+    await target.check()
+
+
 # -- slow and half-open peers --------------------------------------------------------------------------
 
 
@@ -539,6 +599,85 @@ async def test_slow_consumer_is_closed_and_others_get_every_broadcast(start_targ
     for ws in (*fast, slow):
         await ws.aclose()
     await target.check()
+
+
+# -- admission limits and timeouts -----------------------------------------------------------------------
+
+
+async def test_max_connections_refuses_with_403_code_4(start_target: StartTarget) -> None:
+    target = await start_target(limits=Limits(max_connections=2))
+    first, second = await polling_open(target.port), await polling_open(target.port)
+    reply = await http(target.port, "GET", EIO_POLL)
+    assert reply.status == 403 and reply.json() == {"code": 4, "message": "Too many connections"}
+    ws_reply = await http(target.port, "GET", EIO_WS, headers=_WS_HEADERS)
+    assert ws_reply.status == 403 and ws_reply.json()["code"] == 4
+    await _close_polling(target.port, first)
+    await _close_polling(target.port, second)
+    await target.check()  # room again: the healthy client gets in
+
+
+async def test_max_connections_per_address(start_target: StartTarget) -> None:
+    target = await start_target(limits=Limits(max_connections_per_address=1))
+    sid = await polling_open(target.port)
+    reply = await http(target.port, "GET", EIO_POLL)
+    assert reply.status == 403 and reply.json()["code"] == 4, reply
+    await _close_polling(target.port, sid)
+    await target.check()
+
+
+async def test_handshake_rate_per_address(start_target: StartTarget) -> None:
+    target = await start_target(limits=Limits(max_handshakes_per_second_per_address=3))
+    sids = [await polling_open(target.port) for _ in range(3)]
+    reply = await http(target.port, "GET", EIO_POLL)
+    assert reply.status == 403 and reply.json() == {"code": 4, "message": "Too many handshakes"}
+    for sid in sids:
+        await _close_polling(target.port, sid)
+    await asyncio.sleep(1.0)  # the window is one second of wall time: nothing to await instead
+    await target.check()
+
+
+async def test_client_that_never_joins_a_namespace_is_closed(start_target: StartTarget) -> None:
+    target = await start_target(connect_timeout=0.2)
+    ws = await RawWebSocket.connect(target.port)
+    assert str(await ws.recv()).startswith("0")  # and never sends "40"
+    assert await ws.expect_close(2) == 1000
+    await ws.aclose()
+    await target.check()
+
+
+async def test_idle_keep_alive_connection_is_closed(start_target: StartTarget) -> None:
+    target = await start_target(keep_alive_timeout=0.2)
+    reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
+    writer.write(f"GET {EIO_POLL}&sid=nope HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    replies = await _read_responses(reader, 1)
+    assert replies[0][0] == 400
+    assert await asyncio.wait_for(reader.read(), 1.0) == b""  # then nothing: closed after 0.2 s
+    writer.close()
+    await target.check()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("42" + json.dumps(["e" * 513]), id="event-name-over-512"),
+        pytest.param("40/" + "n" * 257 + ",", id="namespace-over-256"),
+        pytest.param(
+            '4101-["echo",' + ",".join(['{"_placeholder":true,"num":0}'] * 101) + "]", id="101-attachments"
+        ),
+    ],
+)
+async def test_name_and_attachment_limits_are_parse_errors(start_target: StartTarget, text: str) -> None:
+    target = await start_target()
+    assert await _expect_parse_error_close(target.port, text) is not None
+    await target.check()
+
+
+_WS_HEADERS = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version": "13",
+}
 
 
 # -- versions, transports, payload shapes ----------------------------------------------------------------
