@@ -53,4 +53,4 @@ async def start_target() -> AsyncIterator[StartTarget]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "soak: bounded soak test (runs in CI; about 15 s)")
+    config.addinivalue_line("markers", "soak: bounded soak test (runs in CI; under 10 s)")

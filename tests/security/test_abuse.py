@@ -127,6 +127,7 @@ async def _expect_parse_error_close(target_port: int, *messages: str | bytes) ->
             ws.send_text(message)
     code = await ws.expect_close()
     await ws.aclose()
+    assert code == 1000, code  # a parse error closes the session, and so the WebSocket, normally
     return code
 
 
@@ -333,6 +334,10 @@ async def test_probe_left_hanging_is_closed_by_the_upgrade_timeout(start_target:
     assert await ws.recv() == "3probe"
     assert await ws.expect_close() is not None  # never sends "5"
     await ws.aclose()
+    # the session goes on over polling
+    assert (await http(target.port, "POST", f"{EIO_POLL}&sid={sid}", b"40")).status == 200
+    reply = await http(target.port, "GET", f"{EIO_POLL}&sid={sid}")
+    assert reply.status == 200 and b"40{" in reply.body, reply
     await _close_polling(target.port, sid)
     await target.check()
 

@@ -2,7 +2,7 @@
 
 Memory is measured (RSS from /proc/self/statm, after a 1,000-cycle warm-up) and must not grow by more
 than 20 MB; afterwards no session, handler task or asyncio task may be left behind. Marked ``soak``; it
-runs with the rest of the suite (about 15 s) and prints its figures for the record.
+runs with the rest of the suite (under 10 s here) and prints its figures for the record.
 """
 
 from __future__ import annotations
