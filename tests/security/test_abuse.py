@@ -661,6 +661,20 @@ async def test_idle_keep_alive_connection_is_closed(start_target: StartTarget) -
     await target.check()
 
 
+async def test_event_flood_over_the_rate_limit_disconnects_the_socket(start_target: StartTarget) -> None:
+    target = await start_target(limits=Limits(max_events_per_second=50))
+    ws = await RawWebSocket.connect(target.port)
+    await ws.sio_connect()
+    frame = build_frame(Opcode.TEXT, b'42["nothing",1]', mask=generate_mask())
+    ws.send_raw(frame * 10_000)
+    assert await ws.recv_engine() == '44{"message":"rate limit exceeded"}'
+    ws.send_text('42["echo","ignored"]')  # the socket is gone; the Engine.IO connection stays
+    ws.send_text("40")
+    assert str(await ws.recv_engine()).startswith("40{")  # and may join again
+    await ws.aclose()
+    await target.check()
+
+
 @pytest.mark.parametrize(
     "text",
     [
