@@ -177,3 +177,23 @@ def test_deeply_nested_payload_is_refused_not_crashing() -> None:
     deep = "[" * 100_000 + "]" * 100_000
     with pytest.raises(RemoteProtocolError):
         decode_text('2["x",' + deep + "]")
+
+
+@pytest.mark.parametrize(
+    ("payload", "deep"),
+    [
+        ("[" * 600 + "]" * 600, True),
+        ("[" + "{}," * 700 + "{}]", False),  # many brackets, shallow
+        ('["' + "[" * 600 + '"]', False),  # brackets inside a string
+        ('["\\\\",' + "[" * 501 + "]" * 501 + "]", True),  # an escaped backslash closes the string
+        ('["\\"' + "[" * 501 + '"]', False),  # an escaped quote does not
+    ],
+)
+def test_json_depth_limit(payload: str, deep: bool) -> None:
+    limits = DecodeLimits(max_json_depth=500)
+    text = '2["x",' + payload + "]"
+    if deep:
+        with pytest.raises(RemoteProtocolError):
+            decode_text(text, limits)
+    else:
+        decode_text(text, limits)

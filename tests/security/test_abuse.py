@@ -738,20 +738,14 @@ async def test_deeply_nested_json_is_a_parse_error(start_target: StartTarget) ->
     await target.check()
 
 
-_TOO_DEEP_TO_ENCODE = (
-    "JSON nested ~1000 deep decodes (orjson accepts 1024 levels) but cannot be encoded back (orjson stops at "
-    "255, the stdlib fallback hits the recursion limit): see the change requested in the security report"
-)
-
-
 @pytest.mark.parametrize("event", ["echo", "mirror"])
 @pytest.mark.parametrize(
     "depth",
     [
         200,
         900,
-        pytest.param(1000, marks=pytest.mark.xfail(reason=_TOO_DEEP_TO_ENCODE, strict=True)),
-        pytest.param(1020, marks=pytest.mark.xfail(reason=_TOO_DEEP_TO_ENCODE, strict=True)),
+        1000,
+        1020,
     ],
 )
 async def test_nested_json_the_decoder_accepts_does_not_break_the_server(

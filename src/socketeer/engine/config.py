@@ -53,6 +53,7 @@ class Limits:
     max_attachments: int = 100
     max_namespace_length: int = 256
     max_event_name_length: int = 512
+    max_json_depth: int = 500
     max_header_bytes: int = 16 * 1024
     max_send_buffer: int = 10 * 1024 * 1024
     max_connections: int | None = None

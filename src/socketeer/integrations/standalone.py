@@ -204,6 +204,7 @@ class HttpProtocol(asyncio.Protocol):
             self._abort(exc.status)
 
     def on_message_begin(self) -> None:
+        self._arm_timer(self.server.request_timeout)  # each request, not only the first, must finish in time
         self._url = b""
         self._headers = {}
         self._header_bytes = 0

@@ -42,7 +42,10 @@ except ImportError:  # pragma: no cover
 
 
 def _stdlib_dumps(value: Any) -> bytes:
-    return _stdlib_json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    try:
+        return _stdlib_json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except RecursionError:
+        raise ValueError("value nested too deeply to encode as JSON") from None
 
 
 if BACKEND == "json":  # pragma: no cover

@@ -7,6 +7,7 @@ as separate binary Engine.IO messages after the text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, NamedTuple
@@ -109,6 +110,7 @@ class DecodeLimits:
     max_namespace_length: int = 256
     max_event_name_length: int = 512
     max_ack_id_digits: int = 15
+    max_json_depth: int = 500
 
 
 _DEFAULT_LIMITS = DecodeLimits()
@@ -133,6 +135,37 @@ def valid_payload(ptype: SocketPacketType, payload: Any, limits: DecodeLimits) -
     if ptype is _T.CONNECT_ERROR:
         return isinstance(payload, (str, dict))
     return False  # DISCONNECT carries no payload
+
+
+_STRUCTURE = re.compile(r'[\[\]{}"\\]')
+
+
+def _too_deep(text: str, start: int, limit: int) -> bool:
+    """Whether the JSON in ``text[start:]`` nests deeper than ``limit`` (cheap unless it has many brackets)."""
+    if text.count("[", start) + text.count("{", start) <= limit:
+        return False
+    depth = 0
+    in_string = False
+    escaped_at = -2
+    for match in _STRUCTURE.finditer(text, start):
+        char = match.group()
+        position = match.start()
+        if in_string:
+            if char == "\\":
+                if escaped_at != position - 1:
+                    escaped_at = position
+            elif char == '"' and escaped_at != position - 1:
+                in_string = False
+            continue
+        if char == '"':
+            in_string = True
+        elif char == "[" or char == "{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char == "]" or char == "}":
+            depth -= 1
+    return False
 
 
 def decode_text(text: str, limits: DecodeLimits = _DEFAULT_LIMITS) -> SocketPacket:
@@ -175,6 +208,8 @@ def decode_text(text: str, limits: DecodeLimits = _DEFAULT_LIMITS) -> SocketPack
         ack_id = int(text[start:i])
     data: Any = None
     if i < n:
+        if n - i > limits.max_json_depth and _too_deep(text, i, limits.max_json_depth):
+            raise _fail("payload nested too deeply")
         try:
             data = loads(text[i:])
         except (ValueError, RecursionError) as exc:

@@ -138,6 +138,7 @@ class Server:
             max_attachments=limits.max_attachments,
             max_namespace_length=limits.max_namespace_length,
             max_event_name_length=limits.max_event_name_length,
+            max_json_depth=limits.max_json_depth,
         )
         if connection_state_recovery is True:
             connection_state_recovery = ConnectionStateRecovery()

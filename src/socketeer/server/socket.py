@@ -444,7 +444,10 @@ class Socket:
                 result, None if ack is None or spec.wants_ack else ack.from_task
             )
         elif ack is not None and not spec.wants_ack:
-            ack(*as_ack_args(result))
+            try:
+                ack(*as_ack_args(result))
+            except Exception:
+                logger.exception("cannot send the acknowledgement of %r on socket %s", event, self.id)
 
 
 def _no_ack(*args: Any) -> None:
@@ -496,7 +499,10 @@ class _Ack:
         if exc is not None:
             logger.error("error in async handler on socket %s", self.socket.id, exc_info=exc)
             return
-        self(*as_ack_args(task.result()))
+        try:
+            self(*as_ack_args(task.result()))
+        except Exception:
+            logger.exception("cannot send an acknowledgement on socket %s", self.socket.id)
 
 
 class _SocketEmitter:

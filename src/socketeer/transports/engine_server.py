@@ -297,7 +297,6 @@ class EngineConnection:
         except Exception:
             logger.exception("error in close handler of %s", self.sid)
 
-
     def _end_linger(self) -> None:
         self._lingering = False
         if self._timer is not None:
