@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ..exceptions import AckTimeout, BufferFull, ConnectionRefused, NotConnected, RemoteProtocolError
 from ..protocol.parser import Decoder, JsonParser, Parser
 from ..protocol.socketio_packets import RESERVED_EVENTS, DecodeLimits, SocketPacket, SocketPacketType
+from ..sio.acks import AckResponder, ack_result
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
 from ..transports.tasks import TaskGroupLite
@@ -69,22 +70,6 @@ MANAGER_EVENTS = frozenset(
 _SOCKET_EVENTS = frozenset({"connect", "connect_error", "disconnect"})
 
 
-def _ack_result(args: list[Any]) -> Any:
-    if not args:
-        return None
-    if len(args) == 1:
-        return args[0]
-    return tuple(args)
-
-
-def _as_ack_args(result: Any) -> list[Any]:
-    if result is None:
-        return []
-    if isinstance(result, tuple):
-        return list(result)
-    return [result]
-
-
 class _Listeners:
     """Named event handlers, checked once at registration."""
 
@@ -109,7 +94,7 @@ class _Listeners:
                 if not entries:
                     del self._entries[event]
 
-    def fire(self, event: Any, args: list[Any], ack: _Ack | None = None) -> bool:
+    def fire(self, event: Any, args: list[Any], ack: AckResponder | None = None) -> bool:
         entries = self._entries.get(event)
         if not entries:
             return False
@@ -128,7 +113,7 @@ def invoke(
     spec: HandlerSpec,
     leading: tuple[Any, ...],
     args: list[Any],
-    ack: _Ack | None,
+    ack: AckResponder | None,
     event: Any,
 ) -> None:
     """Run one handler: inline when it is a plain function, as a task when it is async."""
@@ -151,39 +136,11 @@ def invoke(
 
         tasks.spawn(await_it(), None if ack is None or spec.wants_ack else ack.from_task)
     elif ack is not None and not spec.wants_ack:
-        ack(*_as_ack_args(result))
+        ack.answer(result)
 
 
 def _no_ack(*args: Any) -> None:
     pass
-
-
-class _Ack:
-    """The acknowledgement callback of one event the server sent; answers at most once."""
-
-    __slots__ = ("ack_id", "socket")
-
-    def __init__(self, socket: NamespaceSocket, ack_id: int) -> None:
-        self.socket = socket
-        self.ack_id: int | None = ack_id
-
-    def __call__(self, *args: Any) -> None:
-        ack_id = self.ack_id
-        if ack_id is None:
-            return
-        self.ack_id = None
-        socket = self.socket
-        if socket.connected:
-            socket._send_packet(SocketPacket(_T.ACK, socket.namespace, list(args), ack_id))
-
-    def from_task(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            logger.error("error in async handler", exc_info=exc)
-            return
-        self(*_as_ack_args(task.result()))
 
 
 @dataclass(slots=True)
@@ -678,7 +635,7 @@ class NamespaceSocket:
             if error is not None:
                 future.set_exception(error)
             else:
-                future.set_result(_ack_result(ack_args))
+                future.set_result(ack_result(ack_args))
 
         self._emit(event, args, done, volatile=volatile, timeout=timeout)
         return await future
@@ -762,6 +719,10 @@ class NamespaceSocket:
 
     def _send_packet(self, packet: SocketPacket, volatile: bool = False) -> None:
         self._manager._send_packet(packet, volatile)
+
+    def _send_ack(self, args: list[Any], ack_id: int) -> None:
+        if self.connected:
+            self._send_packet(SocketPacket(_T.ACK, self.namespace, args, ack_id))
 
     # ----------------------------------------------------------------------------------------------
     # from the manager
@@ -864,7 +825,9 @@ class NamespaceSocket:
             self._last_offset = args.pop()  # the server's offset for connection state recovery
         for spec in list(self._any):
             invoke(self._tasks, spec, (event,), args, None, event)
-        ack = _Ack(self, packet.id) if packet.id is not None else None
+        ack = (
+            AckResponder(self._send_ack, packet.id, f"on {self.namespace}") if packet.id is not None else None
+        )
         if not self._handlers.fire(event, args, ack) and ack is not None:
             logger.debug("no handler for %r, which asks for an acknowledgement", event)
 

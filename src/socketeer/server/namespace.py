@@ -13,10 +13,11 @@ from ..adapters.base import Adapter, BroadcastFlags, BroadcastOptions, RestoredS
 from ..exceptions import ConnectionRefused
 from ..protocol.socketio_packets import SocketPacket, SocketPacketType
 from ..protocol.wire import WireMessage
+from ..sio.acks import ack_result
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
 from .broadcast import BroadcastOperator, RoomsLike
-from .socket import RemoteSocket, Socket, ack_result
+from .socket import RemoteSocket, Socket
 
 if TYPE_CHECKING:
     from .client import Client

@@ -13,6 +13,7 @@ from ..adapters.base import BroadcastFlags, BroadcastOptions, PersistedSession
 from ..exceptions import AckTimeout, NotConnected
 from ..protocol.socketio_packets import SocketPacket, SocketPacketType
 from ..protocol.wire import WireMessage
+from ..sio.acks import AckResponder, ack_result
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
 from .broadcast import BroadcastOperator, RoomsLike, _rooms, check_event_name
@@ -60,24 +61,6 @@ class Handshake:
     secure: bool = False
     xdomain: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def as_ack_args(result: Any) -> list[Any]:
-    """A handler's return value as acknowledgement arguments."""
-    if result is None:
-        return []
-    if isinstance(result, tuple):
-        return list(result)
-    return [result]
-
-
-def ack_result(args: list[Any]) -> Any:
-    """Acknowledgement arguments as one Python value: ``None``, the only value, or a tuple."""
-    if not args:
-        return None
-    if len(args) == 1:
-        return args[0]
-    return tuple(args)
 
 
 class Socket:
@@ -324,6 +307,10 @@ class Socket:
     def _send_packet(self, packet: SocketPacket) -> None:
         self.client.conn.write(self.namespace.server.parser.encode(packet))
 
+    def _send_ack(self, args: list[Any], ack_id: int) -> None:
+        if self.connected:
+            self._send_packet(SocketPacket(_ACK, self.namespace.name, args, ack_id))
+
     # -- rooms ---------------------------------------------------------------------------------
 
     def join(self, rooms: RoomsLike) -> None:
@@ -419,7 +406,7 @@ class Socket:
         nsp_specs = self.namespace._handlers.get(event)
         if specs is None and nsp_specs is None:
             return
-        ack = _Ack(self, ack_id) if ack_id is not None else None
+        ack = AckResponder(self._send_ack, ack_id, f"on socket {self.id}") if ack_id is not None else None
         if specs is not None:
             for spec in specs:
                 self._invoke(spec, (), args, ack, event)
@@ -428,7 +415,12 @@ class Socket:
                 self._invoke(spec, (self,), args, ack, event)
 
     def _invoke(
-        self, spec: HandlerSpec, leading: tuple[Any, ...], args: list[Any], ack: _Ack | None, event: str
+        self,
+        spec: HandlerSpec,
+        leading: tuple[Any, ...],
+        args: list[Any],
+        ack: AckResponder | None,
+        event: str,
     ) -> None:
         call_args = spec.adapt(args) if (spec.max_args is None or spec.max_args != len(args)) else args
         try:
@@ -444,10 +436,7 @@ class Socket:
                 result, None if ack is None or spec.wants_ack else ack.from_task
             )
         elif ack is not None and not spec.wants_ack:
-            try:
-                ack(*as_ack_args(result))
-            except Exception:
-                logger.exception("cannot send the acknowledgement of %r on socket %s", event, self.id)
+            ack.answer(result)
 
 
 def _no_ack(*args: Any) -> None:
@@ -472,37 +461,6 @@ class TokenBucket:
             return False
         self.tokens -= 1.0
         return True
-
-
-class _Ack:
-    """The acknowledgement callback of one received event; answers at most once."""
-
-    __slots__ = ("ack_id", "socket")
-
-    def __init__(self, socket: Socket, ack_id: int) -> None:
-        self.socket = socket
-        self.ack_id: int | None = ack_id
-
-    def __call__(self, *args: Any) -> None:
-        ack_id = self.ack_id
-        if ack_id is None:
-            return
-        self.ack_id = None
-        socket = self.socket
-        if socket.connected:
-            socket._send_packet(SocketPacket(_ACK, socket.namespace.name, list(args), ack_id))
-
-    def from_task(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            logger.error("error in async handler on socket %s", self.socket.id, exc_info=exc)
-            return
-        try:
-            self(*as_ack_args(task.result()))
-        except Exception:
-            logger.exception("cannot send an acknowledgement on socket %s", self.socket.id)
 
 
 class _SocketEmitter:
