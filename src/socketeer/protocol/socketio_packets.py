@@ -44,6 +44,15 @@ RESERVED_EVENTS = frozenset(
 """Event names that neither side may emit (they are lifecycle events)."""
 
 _T = SocketPacketType
+_CONNECT = SocketPacketType.CONNECT
+_EVENT = SocketPacketType.EVENT
+_ACK = SocketPacketType.ACK
+_CONNECT_ERROR = SocketPacketType.CONNECT_ERROR
+_BINARY_EVENT = SocketPacketType.BINARY_EVENT
+_BINARY_ACK = SocketPacketType.BINARY_ACK
+_ACK_TYPES = frozenset({_ACK, _BINARY_ACK})
+_EVENT_TYPES = frozenset({_EVENT, _BINARY_EVENT})
+_new_tuple = tuple.__new__
 _TYPE_BY_CHAR = {str(int(t)): t for t in SocketPacketType}
 _TYPE_CHARS = {t: str(int(t)) for t in SocketPacketType}
 _DIGITS = frozenset("0123456789")
@@ -82,22 +91,22 @@ def encode_packet(packet: SocketPacket) -> tuple[bytes, list[bytes]]:
     """
     ptype = packet.type
     data = packet.data
-    if ptype is _T.BINARY_EVENT:
-        ptype = _T.EVENT
-    elif ptype is _T.BINARY_ACK:
-        ptype = _T.ACK
+    if ptype is _BINARY_EVENT:
+        ptype = _EVENT
+    elif ptype is _BINARY_ACK:
+        ptype = _ACK
     if data is None:
         return _head(ptype, packet.namespace, packet.id, 0).encode(), []
     try:
         body = dumps(data)  # the JSON encoder refuses bytes: no bytes, no attachments
     except TypeError:
-        if not has_binary(data) or (ptype is not _T.EVENT and ptype is not _T.ACK):
+        if not has_binary(data) or (ptype is not _EVENT and ptype is not _ACK):
             raise
         attachments: list[bytes] = []
         body = dumps(deconstruct(data, attachments))
-        ptype = _T.BINARY_EVENT if ptype is _T.EVENT else _T.BINARY_ACK
+        ptype = _BINARY_EVENT if ptype is _EVENT else _BINARY_ACK
         return _head(ptype, packet.namespace, packet.id, len(attachments)).encode() + body, attachments
-    if ptype is _T.EVENT and packet.namespace == "/" and packet.id is None:
+    if ptype is _EVENT and packet.namespace == "/" and packet.id is None:
         return b"2" + body, []
     return _head(ptype, packet.namespace, packet.id, 0).encode() + body, []
 
@@ -121,23 +130,24 @@ def _fail(message: str) -> RemoteProtocolError:
 
 
 def valid_payload(ptype: SocketPacketType, payload: Any, limits: DecodeLimits) -> bool:
-    if ptype is _T.EVENT or ptype is _T.BINARY_EVENT:
-        if not isinstance(payload, list) or not payload:
+    if ptype in _EVENT_TYPES:
+        if type(payload) is not list or not payload:
             return False
         name = payload[0]
-        if isinstance(name, str):
+        if type(name) is str:
             return name not in RESERVED_EVENTS and len(name) <= limits.max_event_name_length
         return isinstance(name, (int, float)) and not isinstance(name, bool)
-    if ptype is _T.ACK or ptype is _T.BINARY_ACK:
-        return isinstance(payload, list)
-    if ptype is _T.CONNECT:
+    if ptype in _ACK_TYPES:
+        return type(payload) is list
+    if ptype is _CONNECT:
         return isinstance(payload, dict)
-    if ptype is _T.CONNECT_ERROR:
+    if ptype is _CONNECT_ERROR:
         return isinstance(payload, (str, dict))
     return False  # DISCONNECT carries no payload
 
 
 _STRUCTURE = re.compile(r'[\[\]{}"\\]')
+_ACK_ID = re.compile(r"[0-9]+")
 
 
 def _too_deep(text: str, start: int, limit: int) -> bool:
@@ -181,7 +191,7 @@ def decode_text(text: str, limits: DecodeLimits = _DEFAULT_LIMITS) -> SocketPack
         raise _fail(f"unknown packet type {text[0]!r}")
     i = 1
     attachments = 0
-    if ptype is _T.BINARY_EVENT or ptype is _T.BINARY_ACK:
+    if ptype is _BINARY_EVENT or ptype is _BINARY_ACK:
         dash = text.find("-", 1, 1 + 12)
         count = text[1:dash] if dash > 0 else ""
         if not count or not count.isdigit() or not count.isascii():
@@ -200,12 +210,15 @@ def decode_text(text: str, limits: DecodeLimits = _DEFAULT_LIMITS) -> SocketPack
         i = end + 1 if comma >= 0 else n
     ack_id: int | None = None
     if i < n and text[i] in _DIGITS:
-        start = i
-        while i < n and text[i] in _DIGITS:
-            i += 1
-        if i - start > limits.max_ack_id_digits:
+        end = text.find("[", i)  # an ack id is followed by the payload's array, almost always
+        if end < 0 or not (text[i:end].isdigit() and text[i:end].isascii()):
+            match = _ACK_ID.match(text, i)
+            assert match is not None
+            end = match.end()
+        if end - i > limits.max_ack_id_digits:
             raise _fail("ack id too large")
-        ack_id = int(text[start:i])
+        ack_id = int(text[i:end])
+        i = end
     data: Any = None
     if i < n:
         if n - i > limits.max_json_depth and _too_deep(text, i, limits.max_json_depth):
@@ -216,13 +229,13 @@ def decode_text(text: str, limits: DecodeLimits = _DEFAULT_LIMITS) -> SocketPack
             raise _fail("invalid payload") from exc
         if not valid_payload(ptype, data, limits):
             raise _fail("invalid payload")
-    elif ptype in (_T.EVENT, _T.BINARY_EVENT, _T.CONNECT_ERROR):
+    elif ptype in _EVENT_TYPES or ptype is _CONNECT_ERROR:
         raise _fail("missing payload")
-    elif ptype is _T.ACK or ptype is _T.BINARY_ACK:
+    elif ptype in _ACK_TYPES:
         data = []
-    if ack_id is None and (ptype is _T.ACK or ptype is _T.BINARY_ACK):
+    if ack_id is None and ptype in _ACK_TYPES:
         raise _fail("ack without id")
-    return SocketPacket(ptype, namespace, data, ack_id, attachments)
+    return _new_tuple(SocketPacket, (ptype, namespace, data, ack_id, attachments))
 
 
 class PacketDecoder:

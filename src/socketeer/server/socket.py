@@ -6,12 +6,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._types import Room, Sid
 from ..adapters.base import BroadcastFlags, BroadcastOptions, PersistedSession
 from ..exceptions import AckTimeout, NotConnected
-from ..protocol.socketio_packets import SocketPacket, SocketPacketType
+from ..protocol.socketio_packets import RESERVED_EVENTS, SocketPacket, SocketPacketType
 from ..protocol.wire import WireMessage
 from ..sio.acks import AckResponder, ack_result
 from ..sio.handlers import Handler, HandlerSpec
@@ -85,6 +86,9 @@ class Socket:
         "recovered",
         "pid",
         "_bucket",
+        "_nsp_name",
+        "_parser",
+        "_recovery",
     )
 
     def __init__(self, namespace: Namespace, client: Client, sid: Sid, handshake: Handshake) -> None:
@@ -101,6 +105,10 @@ class Socket:
         self._any_outgoing: list[HandlerSpec] = []
         self._middlewares: list[Callable[..., Any]] = []
         self._acks: dict[int, Callable[[list[Any] | None], None]] = {}
+        server = namespace.server
+        self._parser = server.parser
+        self._recovery = server.recovery
+        self._nsp_name = namespace.name
         limits = namespace.server.engine_config.limits
         self._bucket: TokenBucket | None = None
         if limits.max_events_per_second is not None:
@@ -233,8 +241,15 @@ class Socket:
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
         """Send ``event`` with ``args`` to this client. ``callback`` gets the client's acknowledgement."""
-        check_event_name(event)
+        if event in RESERVED_EVENTS:
+            check_event_name(event)
         if not self.connected:
+            return
+        if callback is None and not self._any_outgoing and self._recovery is None:
+            # the common case, kept short: encode once and queue on the connection
+            self.client.conn.write(
+                self._parser.encode(SocketPacket(_EVENT, self._nsp_name, [event, *args], None))
+            )
             return
         ack_id = None
         if callback is not None:
@@ -309,7 +324,7 @@ class Socket:
 
     def _send_ack(self, args: list[Any], ack_id: int) -> None:
         if self.connected:
-            self._send_packet(SocketPacket(_ACK, self.namespace.name, args, ack_id))
+            self.client.conn.write(self._parser.encode(SocketPacket(_ACK, self._nsp_name, args, ack_id)))
 
     # -- rooms ---------------------------------------------------------------------------------
 
@@ -406,7 +421,7 @@ class Socket:
         nsp_specs = self.namespace._handlers.get(event)
         if specs is None and nsp_specs is None:
             return
-        ack = AckResponder(self._send_ack, ack_id, f"on socket {self.id}") if ack_id is not None else None
+        ack = AckResponder(self._send_ack, ack_id, self.id) if ack_id is not None else None
         if specs is not None:
             for spec in specs:
                 self._invoke(spec, (), args, ack, event)
@@ -431,7 +446,7 @@ class Socket:
         except Exception:
             logger.exception("error in handler %s of event %r on socket %s", spec.name, event, self.id)
             return
-        if spec.is_async or asyncio.iscoroutine(result):
+        if spec.is_async or type(result) is CoroutineType:
             self.namespace.server._tasks.spawn(
                 result, None if ack is None or spec.wants_ack else ack.from_task
             )

@@ -42,12 +42,12 @@ class _FinishedTask(Protocol):
 class AckResponder:
     """The acknowledgement callback of one received event: it answers at most once.
 
-    ``send(args, ack_id)`` writes the ACK packet; ``where`` names the socket in log lines.
+    ``send(args, ack_id)`` writes the ACK packet; ``where`` (a socket id, say) names it in log lines.
     """
 
     __slots__ = ("ack_id", "send", "where")
 
-    def __init__(self, send: Callable[[list[Any], int], None], ack_id: int, where: str = "") -> None:
+    def __init__(self, send: Callable[[list[Any], int], None], ack_id: int, where: object = "") -> None:
         self.send = send
         self.ack_id: int | None = ack_id
         self.where = where
@@ -64,7 +64,7 @@ class AckResponder:
         try:
             self(*as_ack_args(result))
         except Exception:
-            logger.exception("cannot send the acknowledgement %s", self.where)
+            logger.exception("cannot send the acknowledgement (%s)", self.where)
 
     def from_task(self, task: _FinishedTask) -> None:
         """Done-callback of an async handler's task: answer with its result."""
@@ -72,6 +72,6 @@ class AckResponder:
             return
         exc = task.exception()
         if exc is not None:
-            logger.error("error in async handler %s", self.where, exc_info=exc)
+            logger.error("error in async handler (%s)", self.where, exc_info=exc)
             return
         self.answer(task.result())

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from .._types import EngineSid
 from ..engine.config import EngineConfig
-from ..engine.session import ServerSession, TimerAction
+from ..engine.session import ServerSession, SessionState, TimerAction
 from ..exceptions import ConnectionRefused, RemoteProtocolError
 from ..protocol.engineio_errors import EngineErrorCode, error_body, error_status
 from ..protocol.engineio_handshake import OpenPayload
@@ -331,11 +331,11 @@ class _UpgradeProbe:
     def on_ws_text(self, text: str) -> None:
         conn = self.connection
         session = conn.session
-        if text == "2probe" and session.state.value == "upgrading":
+        if text == "2probe" and session.state is SessionState.UPGRADING:
             session.receive_probe()
             self.port.send_text(PONG_PROBE_TEXT)
             conn._answer_poll(b"6")
-        elif text == "5" and session.state.value == "probed":
+        elif text == "5" and session.state is SessionState.PROBED:
             session.receive_upgrade()
             conn._probe = None
             conn.ws = self.port
@@ -578,7 +578,7 @@ class EngineServer:
                 return HttpResponse(200, _TEXT_HEADERS + cors, conn._take_final_poll())
             return _error(EngineErrorCode.UNKNOWN_SID, cors)
         headers = _TEXT_HEADERS + cors
-        if conn.session.state.value == "probed":
+        if conn.session.state is SessionState.PROBED:
             return HttpResponse(200, headers, b"6")
         future: asyncio.Future[bytes] = self.loop.create_future()
         conn._poll = future
