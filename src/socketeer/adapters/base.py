@@ -155,7 +155,9 @@ class Adapter(ABC):
     def server_count(self) -> Awaitable[int] | int:
         return 1
 
-    async def server_side_emit(self, packet: list[Any], expect_acks: bool = False, timeout: float = 5.0) -> list[Any]:
+    async def server_side_emit(
+        self, packet: list[Any], expect_acks: bool = False, timeout: float = 5.0
+    ) -> list[Any]:
         """Send ``[event, *args]`` to the other servers of the cluster; their answers when asked.
 
         A single-process adapter has no other servers: nothing is sent and there are no answers.

@@ -23,7 +23,9 @@ __all__ = [
     "SocketPacket",
     "SocketPacketType",
     "decode_text",
+    "ack_packet",
     "encode_packet",
+    "event_packet",
     "valid_payload",
 ]
 
@@ -73,6 +75,16 @@ class SocketPacket(NamedTuple):
     attachments: int = 0
 
 
+def event_packet(namespace: str, data: list[Any], ack_id: int | None = None) -> SocketPacket:
+    """An EVENT packet, built without the NamedTuple's Python-level ``__new__`` (hot path)."""
+    return _new_tuple(SocketPacket, (_EVENT, namespace, data, ack_id, 0))
+
+
+def ack_packet(namespace: str, args: list[Any], ack_id: int) -> SocketPacket:
+    """An ACK packet, built without the NamedTuple's Python-level ``__new__`` (hot path)."""
+    return _new_tuple(SocketPacket, (_ACK, namespace, args, ack_id, 0))
+
+
 def _head(ptype: SocketPacketType, namespace: str, ack_id: int | None, attachments: int) -> str:
     head = _TYPE_CHARS[ptype]
     if attachments:
@@ -106,8 +118,12 @@ def encode_packet(packet: SocketPacket) -> tuple[bytes, list[bytes]]:
         body = dumps(deconstruct(data, attachments))
         ptype = _BINARY_EVENT if ptype is _EVENT else _BINARY_ACK
         return _head(ptype, packet.namespace, packet.id, len(attachments)).encode() + body, attachments
-    if ptype is _EVENT and packet.namespace == "/" and packet.id is None:
-        return b"2" + body, []
+    if packet.namespace == "/":
+        ack_id = packet.id
+        if ptype is _EVENT:
+            return (b"2" + body if ack_id is None else b"2%d" % ack_id + body), []
+        if ptype is _ACK and ack_id is not None:
+            return b"3%d" % ack_id + body, []
     return _head(ptype, packet.namespace, packet.id, 0).encode() + body, []
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .._types import Room
 from ..adapters.base import BroadcastFlags, BroadcastOptions
 from ..exceptions import AckTimeout, LocalProtocolError
-from ..protocol.socketio_packets import RESERVED_EVENTS, SocketPacket, SocketPacketType
+from ..protocol.socketio_packets import RESERVED_EVENTS, event_packet
 
 if TYPE_CHECKING:
     from .namespace import Namespace
@@ -78,7 +78,7 @@ class BroadcastOperator:
     def emit(self, event: str, *args: Any) -> None:
         """Send an event to every targeted socket. The packet is encoded once."""
         check_event_name(event)
-        packet = SocketPacket(SocketPacketType.EVENT, self.namespace.name, [event, *args])
+        packet = event_packet(self.namespace.name, [event, *args])
         self.namespace._broadcast(packet, self._options())
 
     send = emit
@@ -107,7 +107,7 @@ class BroadcastOperator:
             if sent[0] and len(responses) >= expected[0] and not done.done():
                 done.set_result(None)
 
-        packet = SocketPacket(SocketPacketType.EVENT, self.namespace.name, [event, *args])
+        packet = event_packet(self.namespace.name, [event, *args])
         self.namespace.adapter.broadcast_with_ack(packet, self._options(), on_sent, on_ack)
         timeout = self.flags.timeout
         try:

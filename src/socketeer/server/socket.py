@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from .._types import Room, Sid
 from ..adapters.base import BroadcastFlags, BroadcastOptions, PersistedSession
 from ..exceptions import AckTimeout, NotConnected
-from ..protocol.socketio_packets import RESERVED_EVENTS, SocketPacket, SocketPacketType
+from ..protocol.socketio_packets import (
+    RESERVED_EVENTS,
+    SocketPacket,
+    SocketPacketType,
+    ack_packet,
+    event_packet,
+)
 from ..protocol.wire import WireMessage
 from ..sio.acks import AckResponder, ack_result
 from ..sio.handlers import Handler, HandlerSpec
@@ -247,9 +253,7 @@ class Socket:
             return
         if callback is None and not self._any_outgoing and self._recovery is None:
             # the common case, kept short: encode once and queue on the connection
-            self.client.conn.write(
-                self._parser.encode(SocketPacket(_EVENT, self._nsp_name, [event, *args], None))
-            )
+            self.client.conn.write(self._parser.encode(event_packet(self._nsp_name, [event, *args])))
             return
         ack_id = None
         if callback is not None:
@@ -273,7 +277,7 @@ class Socket:
     def _emit_packet(self, event: str, args: list[Any], ack_id: int | None, volatile: bool) -> None:
         if self._any_outgoing and (ack_id is not None or self.namespace.server.recovery is None):
             self._call_outgoing(event, args)
-        packet = SocketPacket(_EVENT, self.namespace.name, [event, *args], ack_id)
+        packet = event_packet(self.namespace.name, [event, *args], ack_id)
         if ack_id is None and self.namespace.server.recovery is not None:
             # through the adapter, which gives the packet an offset and keeps it for recovery
             self.namespace.adapter.broadcast(
@@ -324,7 +328,7 @@ class Socket:
 
     def _send_ack(self, args: list[Any], ack_id: int) -> None:
         if self.connected:
-            self.client.conn.write(self._parser.encode(SocketPacket(_ACK, self._nsp_name, args, ack_id)))
+            self.client.conn.write(self._parser.encode(ack_packet(self._nsp_name, args, ack_id)))
 
     # -- rooms ---------------------------------------------------------------------------------
 
