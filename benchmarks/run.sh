@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs the shared Socket.IO benchmark harness with socketeer as a peer, side by side with
 # python-socketio, the official Node server and the raw WebSocket floors, then prints ratios.
-#   benchmarks/run.sh [HARNESS_DIR] [run.sh options, e.g. --reps 5 --scenarios echo,fanout]
-# HARNESS_DIR defaults to ../shared/bench (it is copied to a writable temporary folder first).
+#   benchmarks/run.sh HARNESS_DIR [run.sh options, e.g. --reps 5 --scenarios echo,fanout]
+# HARNESS_DIR is the benchmark harness's folder (copied to a writable temporary folder first).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-src=${1:-$root/../shared/bench}
-[ $# -gt 0 ] && shift
+[ $# -gt 0 ] || { echo "usage: benchmarks/run.sh HARNESS_DIR [options]" >&2; exit 2; }
+src=$1
+shift
 [ -f "$src/bench.js" ] || { echo "no benchmark harness at $src" >&2; exit 2; }
 work=${BENCH_WORKDIR:-${TMPDIR:-/tmp}/socketeer-bench}
 if [ ! -f "$work/bench.js" ]; then
