@@ -184,6 +184,8 @@ class Namespace:
         if targets:
             message = self.server.parser.encode(packet._replace(id=ack_id), flags.volatile)
             for socket in targets:
+                if socket._any_outgoing:
+                    socket._call_outgoing(packet.data[0], packet.data[1:])
                 socket.client.conn.write(message)
 
     def has_socket(self, sid: Sid) -> bool:
