@@ -409,10 +409,10 @@ class Socket:
         except Exception as exc:
             logger.info("packet %r refused by middleware on socket %s: %s", event, self.id, exc)
             message = str(exc) or type(exc).__name__
+            # As the official server, nothing is sent for a refused packet; only an acknowledgement
+            # the client waits for is answered, with the reason.
             if ack_id is not None:
                 self._send_packet(SocketPacket(_ACK, self.namespace.name, [{"message": message}], ack_id))
-            else:
-                self._emit_packet("error", [{"message": message}], None, volatile=False)
             return
         if self.connected:
             self._dispatch(event, args, ack_id)
