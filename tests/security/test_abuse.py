@@ -606,6 +606,42 @@ async def test_slow_consumer_is_closed_and_others_get_every_broadcast(start_targ
     await target.check()
 
 
+async def test_drop_policy_keeps_the_slow_client_and_drops_what_does_not_fit(
+    start_target: StartTarget,
+) -> None:
+    limit = 256 * 1024
+    target = await start_target(limits=Limits(max_send_buffer=limit, send_buffer_policy="drop"))
+    slow = await _slow_reader(target.port)
+    fast = [await RawWebSocket.connect(target.port) for _ in range(2)]
+    for ws in fast:
+        await ws.sio_connect()
+    big = "d" * 100_000
+    expected = '42["big","' + big + '"]'
+    rss_before = _rss_bytes()
+    for _ in range(100):
+        target.io.emit("big", big)
+        assert await asyncio.gather(*(ws.recv_engine(5) for ws in fast)) == [expected] * 2
+    growth = _rss_bytes() - rss_before
+    assert target.connections == 3  # the slow client is still connected: its messages were dropped
+    assert growth < 40 * MB
+    for ws in (*fast, slow):
+        await ws.aclose()
+    await target.check()
+
+
+async def test_volatile_after_a_normal_emit_in_the_same_iteration_is_delivered(
+    start_target: StartTarget,
+) -> None:
+    target = await start_target()
+    ws = await RawWebSocket.connect(target.port)
+    await ws.sio_connect()
+    target.io.emit("normal", 1)
+    target.io.volatile.emit("volatile", 2)  # the client keeps up: nothing is dropped
+    assert [await ws.recv_engine(5), await ws.recv_engine(5)] == ['42["normal",1]', '42["volatile",2]']
+    await ws.aclose()
+    await target.check()
+
+
 # -- admission limits and timeouts -----------------------------------------------------------------------
 
 

@@ -56,6 +56,9 @@ class Limits:
     max_json_depth: int = 500
     max_header_bytes: int = 16 * 1024
     max_send_buffer: int = 10 * 1024 * 1024
+    send_buffer_policy: str = "close"
+    """What happens past ``max_send_buffer``: ``"close"`` the slow connection (``transport error``) or
+    ``"drop"`` the messages that do not fit. Volatile messages are dropped first in both cases."""
     max_connections: int | None = None
     max_connections_per_address: int | None = None
     max_handshakes_per_second_per_address: float | None = None
@@ -64,6 +67,12 @@ class Limits:
     ``max_events_burst``, default one second's worth), the client gets CONNECT_ERROR
     ``{"message": "rate limit exceeded"}`` and the socket is disconnected."""
     max_events_burst: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.send_buffer_policy not in ("close", "drop"):
+            raise ValueError("send_buffer_policy must be 'close' or 'drop'")
+        if self.max_send_buffer <= 0:
+            raise ValueError("max_send_buffer must be positive")
 
 
 @dataclass(frozen=True, slots=True)

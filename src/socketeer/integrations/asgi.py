@@ -168,6 +168,9 @@ class _NoReceiver:
 _NO_RECEIVER = _NoReceiver()
 
 
+_BACKLOG_BYTES = 64 * 1024  # queued for the ASGI server beyond this, the peer is not keeping up
+
+
 class _ASGIWebSocket:
     """The :class:`WebSocketPort` of one accepted ASGI WebSocket.
 
@@ -214,6 +217,9 @@ class _ASGIWebSocket:
 
     def buffered_amount(self) -> int:
         return self._queued
+
+    def backlogged(self) -> bool:
+        return self._queued > _BACKLOG_BYTES
 
     # -- the connection's tasks ------------------------------------------------------------------
 

@@ -489,6 +489,10 @@ class HttpProtocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def backlogged(self) -> bool:
+        transport = self.transport
+        return self._paused or (transport is not None and transport.get_write_buffer_size() > 0)
+
     def buffered_amount(self) -> int:
         transport = self.transport
         pending = transport.get_write_buffer_size() if transport is not None else 0

@@ -133,25 +133,31 @@ class EngineConnection:
             return
         ws = self.ws
         if ws is not None:
-            if message.volatile and ws.buffered_amount() > 0:
+            if message.volatile and ws.backlogged():
+                return
+            buffered = ws.buffered_amount()
+            if buffered and buffered + message.size() > self._server.config.limits.max_send_buffer:
+                self._overflow("send buffer")
                 return
             ws.write(message)
-            if ws.buffered_amount() > self._server.config.limits.max_send_buffer:
-                self._overflow("send buffer")
             return
         if self.session.closed:
             return
         if message.volatile and self._poll is None:
             return
-        self._outbox.append(message)
-        self._outbox_bytes += message.size()
-        if self._outbox_bytes > self._server.config.limits.max_send_buffer:
+        size = message.size()
+        if self._outbox_bytes + size > self._server.config.limits.max_send_buffer:
             self._overflow("polling buffer")
             return
+        self._outbox.append(message)
+        self._outbox_bytes += size
         if self._poll is not None:
             self._flush_poll()
 
     def _overflow(self, what: str) -> None:
+        if self._server.config.limits.send_buffer_policy == "drop":
+            logger.debug("dropping a message for %s: %s over its limit (slow client)", self.sid, what)
+            return
         # Not closed here: write() runs inside broadcasts and handlers, which iterate over the sockets
         # that closing would remove. What is written until the close is dropped.
         logger.warning("closing %s: %s over its limit (slow client)", self.sid, what)
