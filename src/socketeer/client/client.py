@@ -506,7 +506,7 @@ class NamespaceSocket:
 
     def on_any(self, handler: H) -> H:
         """Register a handler called as ``handler(event, *args)`` for every event from the server."""
-        self._any.append(HandlerSpec(handler))
+        self._any.append(HandlerSpec(handler, fixed=1))
         return handler
 
     def off_any(self, handler: Handler | None = None) -> None:

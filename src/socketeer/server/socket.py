@@ -216,11 +216,11 @@ class Socket:
 
     def on_any(self, handler: Handler) -> Handler:
         """Called for every incoming event with ``(event, *args)``."""
-        self._any.append(HandlerSpec(handler))
+        self._any.append(HandlerSpec(handler, fixed=1))
         return handler
 
     def prepend_any(self, handler: Handler) -> Handler:
-        self._any.insert(0, HandlerSpec(handler))
+        self._any.insert(0, HandlerSpec(handler, fixed=1))
         return handler
 
     def off_any(self, handler: Handler | None = None) -> None:
@@ -228,11 +228,11 @@ class Socket:
 
     def on_any_outgoing(self, handler: Handler) -> Handler:
         """Called for every outgoing event with ``(event, *args)``."""
-        self._any_outgoing.append(HandlerSpec(handler))
+        self._any_outgoing.append(HandlerSpec(handler, fixed=1))
         return handler
 
     def prepend_any_outgoing(self, handler: Handler) -> Handler:
-        self._any_outgoing.insert(0, HandlerSpec(handler))
+        self._any_outgoing.insert(0, HandlerSpec(handler, fixed=1))
         return handler
 
     def off_any_outgoing(self, handler: Handler | None = None) -> None:
