@@ -175,6 +175,12 @@ const commands = {
     socketOf(cmd).disconnect();
     return {};
   },
+  // Report every event this client sends, as {"ev": "outgoing", client, name, args} (onAnyOutgoing).
+  anyOutgoing(cmd) {
+    const socket = socketOf(cmd);
+    socket.onAnyOutgoing((event, ...args) => out({ ev: "outgoing", client: cmd.client, name: event, args: toJson(args) }));
+    return {};
+  },
   state(cmd) {
     const socket = socketOf(cmd);
     return { connected: socket.connected, id: socket.id || null, transport: transportOf(socket) };
