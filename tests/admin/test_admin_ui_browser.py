@@ -10,20 +10,17 @@ is driven over the DevTools Protocol, as in ``tests/demo/test_demo_browser.py``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import mimetypes
 import os
-import shutil
-import signal
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import websockets
 
+from cdp_browser import DEADLINE, Page, launch
 from socketeer import Server
 from socketeer.admin import instrument
 from socketeer.client import AsyncClient
@@ -34,172 +31,17 @@ UI_DIST = ROOT / "tests" / "node" / "node_modules" / "@socket.io" / "admin-ui" /
 SCREENSHOT = Path(tempfile.gettempdir()) / "socketeer-admin-ui.png"
 # bcryptjs.hashSync("admin", 4)
 PASSWORD_HASH = "$2a$04$8JH90xZOxQebd8ISTSoHLeRjhYH/o8z9YArzJxot92P3WxzJUgiVy"
-POLL_INTERVAL = 0.05
-DEADLINE = 20.0
-
-
-def _chromium() -> str:
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.fail(
-            "Chromium is required for the admin UI browser test: apt-get install chromium (or set CHROMIUM)"
-        )
-    return path
-
-
-class CdpError(Exception):
-    pass
-
-
-class Page:
-    """One tab over a flat DevTools session: evaluate, poll the DOM with a deadline, screenshot."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.session: str | None = None
-        self.next_id = 0
-        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.console: list[str] = []
-        self.reader = asyncio.get_running_loop().create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                message = json.loads(raw)
-                future = self.pending.pop(message.get("id", -1), None)
-                if future is not None and not future.done():
-                    future.set_result(message)
-                elif message.get("method") in ("Runtime.consoleAPICalled", "Runtime.exceptionThrown"):
-                    self.console.append(json.dumps(message["params"])[:300])
-        except websockets.ConnectionClosed:
-            pass
-        for future in self.pending.values():
-            if not future.done():
-                future.set_exception(CdpError("DevTools connection closed"))
-
-    async def send(self, method: str, params: dict[str, Any] | None = None, *, browser: bool = False) -> Any:
-        self.next_id += 1
-        message: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
-        if not browser and self.session is not None:
-            message["sessionId"] = self.session
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.pending[self.next_id] = future
-        await self.ws.send(json.dumps(message))
-        reply = await asyncio.wait_for(future, DEADLINE)
-        if "error" in reply:
-            raise CdpError(f"{method}: {reply['error']}")
-        return reply["result"]
-
-    async def open(self, url: str) -> None:
-        target = await self.send(
-            "Target.createTarget", {"url": "about:blank", "newWindow": True}, browser=True
-        )
-        attached = await self.send(
-            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, browser=True
-        )
-        self.session = attached["sessionId"]
-        await self.send("Runtime.enable")
-        await self.send("Page.enable")
-        await self.send("Emulation.setFocusEmulationEnabled", {"enabled": True})
-        await self.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False},
-        )
-        await self.send("Page.navigate", {"url": url})
-
-    async def eval(self, expression: str) -> Any:
-        result = await self.send(
-            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
-        )
-        if "exceptionDetails" in result:
-            raise CdpError(f"{expression!r} threw {result['exceptionDetails'].get('text')}")
-        return result["result"].get("value")
-
-    async def wait_for(self, expression: str, what: str, timeout: float = DEADLINE) -> Any:
-        """Poll ``expression`` until it is truthy; fail with the last value and the page's console."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        last: Any = None
-        while True:
-            try:
-                last = await self.eval(expression)
-            except CdpError as exc:  # still loading
-                last = str(exc)
-            else:
-                if last:
-                    return last
-            if loop.time() > deadline:
-                console = "\n".join(self.console[-10:])
-                pytest.fail(f"timed out waiting for {what}; last value {last!r}\nconsole:\n{console}")
-            await asyncio.sleep(POLL_INTERVAL)
-
-    async def screenshot(self, path: Path) -> None:
-        result = await self.send("Page.captureScreenshot", {"format": "png"})
-        path.write_bytes(base64.b64decode(result["data"]))
-
-    async def close(self) -> None:
-        await self.ws.close()
-        await self.reader
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Callable[[str], Awaitable[Page]]]:
-    executable = _chromium()
-    with tempfile.TemporaryDirectory(prefix="socketeer-admin-chromium-") as profile:
-        proc = await asyncio.create_subprocess_exec(
-            executable,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            "--disable-background-timer-throttling",
-            "--disable-renderer-backgrounding",
-            # loopback only: the bundle's fonts.googleapis.com and cdn.jsdelivr.net links fail at once
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            "--remote-debugging-port=0",
-            f"--user-data-dir={profile}",
-            "--window-size=1280,800",
-            "about:blank",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        pages: list[Page] = []
-        try:
-            port_file = Path(profile, "DevToolsActivePort")
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + DEADLINE
-            while not (port_file.is_file() and len(port_file.read_text().splitlines()) >= 2):
-                if proc.returncode is not None or loop.time() > deadline:
-                    pytest.fail(f"Chromium did not start (exit code {proc.returncode})")
-                await asyncio.sleep(POLL_INTERVAL)
-            port, path = port_file.read_text().splitlines()[:2]
+    # loopback only: the bundle's fonts.googleapis.com and cdn.jsdelivr.net links fail at once
+    async with launch("MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", window=(1280, 800)) as open_page:
 
-            async def open_page(url: str) -> Page:
-                ws = await websockets.connect(
-                    f"ws://127.0.0.1:{port}{path}", max_size=None, ping_interval=None
-                )
-                page = Page(ws)
-                pages.append(page)
-                await page.open(url)
-                return page
+        async def open_ui(url: str) -> Page:
+            return await open_page(url, "admin UI")
 
-            yield open_page
-        finally:
-            for page in pages:
-                await page.close()
-            if proc.returncode is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except asyncio.TimeoutError:
-                os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
+        yield open_ui
 
 
 def ui_files(prefix: str) -> Callable[[HttpRequest], Awaitable[HttpResponse]]:
@@ -222,6 +64,7 @@ def ui_files(prefix: str) -> Callable[[HttpRequest], Awaitable[HttpResponse]]:
 
 async def test_admin_ui_lists_connected_clients(browser: Callable[[str], Awaitable[Page]]) -> None:
     import bcrypt  # noqa: F401  (the dev extra installs it)
+
     assert (UI_DIST / "index.html").is_file(), f"{UI_DIST} is missing: run npm ci --prefix tests/node"
     io = Server()
 

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 
 from ..protocol.wire import WireMessage
 from ..transports.cors import origin_allowed
-from ..transports.ports import HttpRequest, HttpResponse, WebSocketReceiver
+from ..transports.ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketReceiver
 
 if TYPE_CHECKING:
     from ..server.server import Server
@@ -154,20 +154,6 @@ async def _until_disconnect(receive: Receive) -> None:
         pass
 
 
-class _NoReceiver:
-    def on_ws_text(self, text: str) -> None:
-        pass
-
-    def on_ws_binary(self, data: bytes) -> None:
-        pass
-
-    def on_ws_close(self, reason: str) -> None:
-        pass
-
-
-_NO_RECEIVER = _NoReceiver()
-
-
 _BACKLOG_BYTES = 64 * 1024  # queued for the ASGI server beyond this, the peer is not keeping up
 
 
@@ -182,7 +168,7 @@ class _ASGIWebSocket:
 
     def __init__(self, send: Send) -> None:
         self._send = send
-        self.receiver: WebSocketReceiver = _NO_RECEIVER
+        self.receiver: WebSocketReceiver = NO_RECEIVER
         self._queue: deque[WireMessage | str] = deque()
         self._queued = 0
         self._wakeup = asyncio.Event()
@@ -212,7 +198,7 @@ class _ASGIWebSocket:
         if self._closing is not None:
             return
         self._closing = code
-        self.receiver = _NO_RECEIVER
+        self.receiver = NO_RECEIVER
         self._wakeup.set()
 
     def buffered_amount(self) -> int:
@@ -260,7 +246,7 @@ class _ASGIWebSocket:
     def disconnected(self, reason: str) -> None:
         """The peer is gone (or broke a limit): tell the receiver once."""
         receiver = self.receiver
-        self.receiver = _NO_RECEIVER
+        self.receiver = NO_RECEIVER
         self._dead = True
         receiver.on_ws_close(reason)
 

@@ -30,7 +30,7 @@ from ..protocol.websocket_frames import (
 from ..protocol.wire import WireMessage
 from ..transports.cors import origin_allowed
 from ..transports.engine_server import EngineServer
-from ..transports.ports import HttpRequest, HttpResponse, WebSocketReceiver
+from ..transports.ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketReceiver
 
 if TYPE_CHECKING:
     from ..server.server import Server
@@ -64,20 +64,6 @@ _BINARY = Opcode.BINARY
 _CLOSE = Opcode.CLOSE
 _PING = Opcode.PING
 _PONG = Opcode.PONG
-
-
-class _NoReceiver:
-    def on_ws_text(self, text: str) -> None:
-        pass
-
-    def on_ws_binary(self, data: bytes) -> None:
-        pass
-
-    def on_ws_close(self, reason: str) -> None:
-        pass
-
-
-_NO_RECEIVER = _NoReceiver()
 
 
 def render_response(response: HttpResponse, keep_alive: bool) -> bytes:
@@ -132,7 +118,7 @@ class HttpProtocol(asyncio.Protocol):
         self._pending: list[bytes] = []
         self._queued: list[tuple[HttpRequest, bool]] = []
         self._reader: FrameReader | None = None
-        self.receiver: WebSocketReceiver = _NO_RECEIVER
+        self.receiver: WebSocketReceiver = NO_RECEIVER
         self._wbuf: list[bytes] = []
         self._wsize = 0
         self._paused = False
@@ -157,7 +143,7 @@ class HttpProtocol(asyncio.Protocol):
         self._queued = []
         if self._reader is not None:
             receiver = self.receiver
-            self.receiver = _NO_RECEIVER
+            self.receiver = NO_RECEIVER
             receiver.on_ws_close("transport close")
         self._wbuf = []
         self._wsize = 0
@@ -409,7 +395,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _ws_closed_by_peer(self) -> None:
         receiver = self.receiver
-        self.receiver = _NO_RECEIVER
+        self.receiver = NO_RECEIVER
         if not self._closing:
             self._write_raw(build_close_frame(1000))  # before _closing is set: _write_raw drops writes after
             self._closing = True
@@ -421,7 +407,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _ws_fail(self, code: int) -> None:
         receiver = self.receiver
-        self.receiver = _NO_RECEIVER
+        self.receiver = NO_RECEIVER
         if not self._closing:
             self._write_raw(build_close_frame(code))  # before _closing is set: _write_raw drops writes after
             self._closing = True
@@ -485,7 +471,7 @@ class HttpProtocol(asyncio.Protocol):
         self._closing = True
         self._held = False
         self._flush()
-        self.receiver = _NO_RECEIVER
+        self.receiver = NO_RECEIVER
         if self.transport is not None:
             self.transport.close()
 

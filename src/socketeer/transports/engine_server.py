@@ -23,7 +23,7 @@ from ..protocol.engineio_handshake import OpenPayload
 from ..protocol.engineio_packets import EnginePacketType, decode_payload
 from ..protocol.wire import WireMessage
 from .cors import cors_headers, preflight_headers
-from .ports import HttpRequest, HttpResponse, WebSocketPort
+from .ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketPort
 
 __all__ = ["ConnectionHandler", "EngineConnection", "EngineHandler", "EngineServer", "CloseReason"]
 
@@ -376,20 +376,6 @@ class _UpgradeProbe:
         self.port.close(1002)
 
 
-class _ClosedReceiver:
-    def on_ws_text(self, text: str) -> None:
-        pass
-
-    def on_ws_binary(self, data: bytes) -> None:
-        pass
-
-    def on_ws_close(self, reason: str) -> None:
-        pass
-
-
-_CLOSED_RECEIVER = _ClosedReceiver()
-
-
 def _error(code: EngineErrorCode, extra: list[tuple[str, str]], message: str | None = None) -> HttpResponse:
     return HttpResponse(
         error_status(code), [("Content-Type", "application/json"), *extra], error_body(code, message)
@@ -654,7 +640,7 @@ class EngineServer:
             or conn_or_none.session.upgrading
             or conn_or_none.session.closed
         ):
-            port.receiver = _CLOSED_RECEIVER
+            port.receiver = NO_RECEIVER
             port.close(1000)
             return
         conn = conn_or_none

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from ..protocol.wire import WireMessage
 
-__all__ = ["HttpRequest", "HttpResponse", "WebSocketPort", "WebSocketReceiver"]
+__all__ = ["NO_RECEIVER", "HttpRequest", "HttpResponse", "WebSocketPort", "WebSocketReceiver"]
 
 
 @dataclass(slots=True)
@@ -38,6 +38,22 @@ class WebSocketReceiver(Protocol):
     def on_ws_text(self, text: str) -> None: ...
     def on_ws_binary(self, data: bytes) -> None: ...
     def on_ws_close(self, reason: str) -> None: ...
+
+
+class _NoReceiver:
+    """Takes whatever arrives and drops it: the receiver of a WebSocket nobody listens to anymore."""
+
+    def on_ws_text(self, text: str) -> None:
+        pass
+
+    def on_ws_binary(self, data: bytes) -> None:
+        pass
+
+    def on_ws_close(self, reason: str) -> None:
+        pass
+
+
+NO_RECEIVER: WebSocketReceiver = _NoReceiver()
 
 
 class WebSocketPort(Protocol):
