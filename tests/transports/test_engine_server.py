@@ -262,3 +262,18 @@ async def test_preflight() -> None:
     response = await server.handle_request(request("OPTIONS", headers={"origin": "http://x"}))
     assert response.status == 204
     assert ("Access-Control-Allow-Methods", "GET,POST") in response.headers
+
+
+async def test_connection_error_listeners_see_every_refusal() -> None:
+    server, _ = make()
+    seen: list[tuple[str, int, str]] = []
+    server.on_connection_error(lambda req, code, message: seen.append((req.method, int(code), message)))
+    await server.handle_request(request(EIO="3"))
+    await server.handle_request(request(sid="nope"))
+    await server.allow_websocket(request(transport="websocket", EIO="2"))
+    await handshake(server)  # a success reports nothing
+    assert seen == [
+        ("GET", 5, "Unsupported protocol version"),
+        ("GET", 1, "Session ID unknown"),
+        ("GET", 5, "Unsupported protocol version"),
+    ]

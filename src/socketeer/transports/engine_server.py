@@ -9,10 +9,11 @@ above receives each new connection through :class:`EngineHandler` and its messag
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from .._types import EngineSid
 from ..engine.config import EngineConfig
@@ -46,6 +47,9 @@ PING = WireMessage(b"2")
 NOOP = WireMessage(b"6")
 PONG_PROBE_TEXT = "3probe"
 _TEXT_HEADERS = [("Content-Type", "text/plain; charset=UTF-8")]
+
+
+ConnectionErrorListener = Callable[[HttpRequest, EngineErrorCode, str], Any]
 
 
 class ConnectionHandler(Protocol):
@@ -400,6 +404,7 @@ class EngineServer:
         self._generate_id = generate_id or (lambda: secrets.token_urlsafe(15))
         self._upgrades = ["websocket"] if config.allow_upgrades and "websocket" in config.transports else []
         self._handshakes: dict[str, tuple[float, int]] = {}
+        self._error_listeners: list[ConnectionErrorListener] = []
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -487,8 +492,32 @@ class EngineServer:
 
     # -- HTTP ----------------------------------------------------------------------------------
 
+    def on_connection_error(self, listener: ConnectionErrorListener) -> ConnectionErrorListener:
+        """Call ``listener(request, code, message)`` for every request refused with an Engine.IO error
+        (the official server's ``connection_error`` event); usable as a decorator."""
+        self._error_listeners.append(listener)
+        return listener
+
+    def _report(self, request: HttpRequest, response: HttpResponse) -> None:
+        try:
+            error = json.loads(response.body)
+            code, message = EngineErrorCode(error["code"]), str(error["message"])
+        except (ValueError, KeyError, TypeError):
+            return
+        for listener in self._error_listeners:
+            try:
+                listener(request, code, message)
+            except Exception:
+                logger.exception("error in a connection_error listener")
+
     async def handle_request(self, request: HttpRequest) -> HttpResponse:
         """Serve one HTTP request on the engine's path (handshake, poll or post)."""
+        response = await self._handle_request(request)
+        if self._error_listeners and response.status in (400, 403):
+            self._report(request, response)
+        return response
+
+    async def _handle_request(self, request: HttpRequest) -> HttpResponse:
         cors = cors_headers(self.config.cors, request.headers)
         if request.method == "OPTIONS":
             return HttpResponse(204, preflight_headers(self.config.cors, request.headers))
@@ -652,6 +681,12 @@ class EngineServer:
 
     async def allow_websocket(self, request: HttpRequest) -> HttpResponse | None:
         """Checks for a WebSocket request; ``None`` to accept, or the HTTP error to answer."""
+        response = await self._allow_websocket(request)
+        if response is not None and self._error_listeners:
+            self._report(request, response)
+        return response
+
+    async def _allow_websocket(self, request: HttpRequest) -> HttpResponse | None:
         cors = cors_headers(self.config.cors, request.headers)
         failure = self.verify(request, websocket=True)
         if failure is not None:
