@@ -276,3 +276,32 @@ def test_token_bucket_refills_at_its_rate() -> None:
     assert not bucket.take(0.4)
     assert bucket.take(0.6)
     assert bucket.take(10.0) and bucket.take(10.0) and not bucket.take(10.0)
+
+
+async def test_once_and_off(server: tuple[socketeer.Server, int]) -> None:
+    io, port = server
+    got: list[tuple[str, int]] = []
+
+    def first(n: int) -> None:
+        got.append(("once", n))
+
+    def always(n: int) -> None:
+        got.append(("on", n))
+
+    def removed(n: int) -> None:
+        got.append(("removed", n))
+
+    @io.on("connection")
+    def on_connection(socket: socketeer.Socket) -> None:
+        socket.once("n", first)
+        socket.on("n", always)
+        socket.once("n", removed)
+        socket.off("n", removed)  # off() also takes back a once() listener
+
+    client = await RawClient.connect(port)
+    await client.send('42["n",1]')
+    await client.send('42["n",2]')
+    await client.send('421["n",3]')  # a marker: its (empty) ack comes after both events ran
+    assert await client.recv() == "431[]"
+    assert got == [("once", 1), ("on", 1), ("on", 2), ("on", 3)]
+    await client.close()

@@ -192,15 +192,8 @@ class Socket:
         return register(handler) if handler is not None else register
 
     def once(self, event: str, handler: Handler) -> None:
-        def once_wrapper(*args: Any, **kwargs: Any) -> Any:
-            self.off(event, once_wrapper)
-            return handler(*args, **kwargs)
-
-        spec = HandlerSpec(handler)
-        wrapper_spec = HandlerSpec(once_wrapper)
-        wrapper_spec.min_args, wrapper_spec.max_args = spec.min_args, spec.max_args
-        wrapper_spec.wants_ack, wrapper_spec.is_async = spec.wants_ack, spec.is_async
-        self._handlers.setdefault(event, []).append(wrapper_spec)
+        """Like :meth:`on`, for the next ``event`` only."""
+        self._handlers.setdefault(event, []).append(HandlerSpec(handler, once=True))
 
     def off(self, event: str | None = None, handler: Handler | None = None) -> None:
         if event is None:
@@ -210,6 +203,11 @@ class Socket:
         else:
             specs = self._handlers.get(event, [])
             self._handlers[event] = [s for s in specs if s.fn is not handler]
+
+    def _forget(self, event: str, spec: HandlerSpec) -> None:
+        specs = self._handlers.get(event)
+        if specs is not None and spec in specs:
+            self._handlers[event] = [s for s in specs if s is not spec]
 
     def listeners(self, event: str) -> list[Handler]:
         return [s.fn for s in self._handlers.get(event, [])]
@@ -428,6 +426,8 @@ class Socket:
         ack = AckResponder(self._send_ack, ack_id, self.id) if ack_id is not None else None
         if specs is not None:
             for spec in specs:
+                if spec.once:
+                    self._forget(event, spec)
                 self._invoke(spec, (), args, ack, event)
         if nsp_specs is not None:
             for spec in nsp_specs:

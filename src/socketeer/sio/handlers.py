@@ -20,9 +20,10 @@ Handler = Callable[..., Any]
 class HandlerSpec:
     """A handler and what it accepts. ``fixed`` leading parameters are supplied by socketeer."""
 
-    __slots__ = ("fn", "is_async", "max_args", "min_args", "wants_ack", "name")
+    __slots__ = ("fn", "is_async", "max_args", "min_args", "name", "once", "wants_ack")
 
-    def __init__(self, fn: Handler, fixed: int = 0) -> None:
+    def __init__(self, fn: Handler, fixed: int = 0, *, once: bool = False) -> None:
+        self.once = once
         if not callable(fn):
             raise TypeError(f"handler must be callable, got {fn!r}")
         self.fn = fn
