@@ -94,20 +94,20 @@ class _Recorder:
         return True
 
 
-def test_session_expiry_and_unknown_offsets() -> None:
+async def test_session_expiry_and_unknown_offsets() -> None:
     now = [0.0]
     adapter = SessionAwareAdapter(_Recorder(), max_disconnection_duration=10, clock=lambda: now[0])
     event = SocketPacket(SocketPacketType.EVENT, "/", ["x"])
     adapter.broadcast(event, BroadcastOptions())
     offset = adapter._packets[-1][0]
     adapter.persist_session(PersistedSession(Sid("s1"), "p1", frozenset({"s1"}), None))
-    assert adapter.restore_session("p1", "unknown") is None  # an unknown offset recovers nothing
+    assert await adapter.restore_session("p1", "unknown") is None  # an unknown offset recovers nothing
     adapter.persist_session(PersistedSession(Sid("s1"), "p1", frozenset({"s1"}), None))
     adapter.broadcast(event, BroadcastOptions(frozenset({"other"})))
     adapter.broadcast(event, BroadcastOptions(except_=frozenset({"s1"})))
     adapter.broadcast(event, BroadcastOptions())
-    restored = adapter.restore_session("p1", offset)
+    restored = await adapter.restore_session("p1", offset)
     assert restored is not None and len(restored.missed_packets) == 1
     adapter.persist_session(PersistedSession(Sid("s1"), "p1", frozenset({"s1"}), None))
     now[0] = 11.0
-    assert adapter.restore_session("p1", offset) is None  # expired
+    assert await adapter.restore_session("p1", offset) is None  # expired

@@ -168,8 +168,10 @@ class Adapter(ABC):
     def persist_session(self, session: PersistedSession) -> None:  # noqa: B027 - optional hook
         """Keep a disconnected socket's state for a later recovery (no-op without recovery)."""
 
-    def restore_session(self, pid: str, offset: str) -> RestoredSession | None:
-        """The state of a socket that reconnects with ``pid`` and ``offset``, or ``None``."""
+    async def restore_session(self, pid: str, offset: str) -> RestoredSession | None:
+        """The state of a socket that reconnects with ``pid`` and ``offset``, or ``None``.
+
+        Asynchronous because a clustered adapter asks its broker (as the official adapters do)."""
         return None
 
 

@@ -150,7 +150,7 @@ class SessionAwareAdapter(InMemoryAdapter):
         self._expire(now)
         self._sessions[session.pid] = (now, session)
 
-    def restore_session(self, pid: str, offset: str) -> RestoredSession | None:
+    async def restore_session(self, pid: str, offset: str) -> RestoredSession | None:
         now = self._clock()
         self._expire(now)
         entry = self._sessions.pop(pid, None)

@@ -222,10 +222,27 @@ class Namespace:
         if recovery is not None:
             pid, offset = auth.get("pid"), auth.get("offset")
             if isinstance(pid, str) and isinstance(offset, str):
-                session = self.adapter.restore_session(pid, offset)
-                if session is not None and session.sid not in self.sockets:
-                    self._recover(client, auth, session, recovery.skip_middlewares)
-                    return
+                client._connecting.add(self.name)
+                self.server._tasks.spawn(self._try_recover(client, auth, pid, offset))
+                return
+        self._add_new(client, auth)
+
+    async def _try_recover(self, client: Client, auth: dict[str, Any], pid: str, offset: str) -> None:
+        recovery = self.server.recovery
+        assert recovery is not None
+        try:
+            session = await self.adapter.restore_session(pid, offset)
+        finally:
+            client._connecting.discard(self.name)
+        if client.conn.closed:
+            return
+        if session is not None and session.sid not in self.sockets:
+            self._recover(client, auth, session, recovery.skip_middlewares)
+        else:
+            self._add_new(client, auth)
+
+    def _add_new(self, client: Client, auth: dict[str, Any]) -> None:
+        recovery = self.server.recovery
         socket = Socket(self, client, Sid(secrets.token_urlsafe(15)), client.handshake(auth))
         if recovery is not None:
             socket.pid = secrets.token_urlsafe(15)
