@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..protocol.socketio_packets import DecodeLimits
+
 __all__ = ["CookieConfig", "CorsConfig", "EngineConfig", "Limits"]
 
 AllowRequest = Callable[[Any], Awaitable[Any]]
@@ -67,6 +69,15 @@ class Limits:
     ``max_events_burst``, default one second's worth), the client gets CONNECT_ERROR
     ``{"message": "rate limit exceeded"}`` and the socket is disconnected."""
     max_events_burst: int | None = None
+
+    def decode_limits(self) -> DecodeLimits:
+        """The part of these limits that the Socket.IO decoder enforces."""
+        return DecodeLimits(
+            max_attachments=self.max_attachments,
+            max_namespace_length=self.max_namespace_length,
+            max_event_name_length=self.max_event_name_length,
+            max_json_depth=self.max_json_depth,
+        )
 
     def __post_init__(self) -> None:
         if self.send_buffer_policy not in ("close", "drop"):

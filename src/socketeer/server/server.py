@@ -14,7 +14,6 @@ from ..adapters.base import Adapter
 from ..adapters.memory import InMemoryAdapter, SessionAwareAdapter
 from ..engine.config import AllowRequest, CookieConfig, CorsConfig, EngineConfig, Limits
 from ..protocol.parser import JsonParser, Parser
-from ..protocol.socketio_packets import DecodeLimits
 from ..sio.handlers import Handler
 from ..transports.engine_server import CloseReason, EngineConnection, EngineServer
 from ..transports.tasks import TaskGroupLite
@@ -134,12 +133,7 @@ class Server:
             raise ValueError("connect_timeout must be positive")
         self.connect_timeout = connect_timeout
         self.parser: Parser = parser or JsonParser()
-        self.decode_limits = DecodeLimits(
-            max_attachments=limits.max_attachments,
-            max_namespace_length=limits.max_namespace_length,
-            max_event_name_length=limits.max_event_name_length,
-            max_json_depth=limits.max_json_depth,
-        )
+        self.decode_limits = limits.decode_limits()
         if connection_state_recovery is True:
             connection_state_recovery = ConnectionStateRecovery()
         elif isinstance(connection_state_recovery, dict):
