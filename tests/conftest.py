@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from redis_support import RedisServer
 from socketeer import Server
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
@@ -50,3 +51,17 @@ async def serve_socketeer() -> AsyncIterator[StartServer]:
     yield start
     for io in started:
         await io.close()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh ``redis-server`` on a free loopback port for this test, stopped when it ends.
+
+    Fails (never skips) when ``redis-server`` is missing; ``scripts/test`` installs it.
+    """
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
