@@ -26,7 +26,7 @@ from ..protocol.wire import WireMessage
 from .cors import cors_headers, preflight_headers
 from .ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketPort
 
-__all__ = ["ConnectionHandler", "EngineConnection", "EngineHandler", "EngineServer", "CloseReason"]
+__all__ = ["CloseReason", "ConnectionHandler", "EngineConnection", "EngineHandler", "EngineHost", "EngineServer"]
 
 logger = logging.getLogger("socketeer.engine")
 
@@ -62,6 +62,16 @@ class ConnectionHandler(Protocol):
 
 class EngineHandler(Protocol):
     def on_connection(self, connection: EngineConnection) -> ConnectionHandler: ...
+
+
+class EngineHost(Protocol):
+    """What the integrations serve: a :class:`~socketeer.Server` or an :class:`~socketeer.EngineIOServer`."""
+
+    engine: EngineServer
+    engine_config: EngineConfig
+
+    def add_closer(self, closer: Callable[[], Any]) -> None: ...
+    async def close(self, timeout: float = ...) -> None: ...
 
 
 class _NullHandler:
