@@ -175,7 +175,8 @@ class _WebSocketTransport(_Transport):
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
 
     async def _read_loop(self) -> None:
-        reason, error = "transport close", None
+        reason: str = "transport close"
+        error: BaseException | None = None
         try:
             while True:
                 data = await self._reader.read(65536)
@@ -194,7 +195,11 @@ class _WebSocketTransport(_Transport):
                         return
         except asyncio.CancelledError:
             raise
-        except (ConnectionError, OSError, WebSocketProtocolError, RemoteProtocolError) as exc:
+        except (ConnectionError, OSError) as exc:
+            # the connection ended abnormally (e.g. a reset): the official client (``ws``) reports a close
+            # 1006, hence ``transport close``; only what arrived broken is a ``transport error``
+            error = exc
+        except (WebSocketProtocolError, RemoteProtocolError) as exc:
             reason, error = "transport error", exc
         finally:
             if not self._closed:
@@ -354,6 +359,16 @@ class _PollingTransport(_Transport):
         post = self._post_task
         if post is not None:
             await asyncio.shield(post)
+
+    def resume(self) -> None:
+        """Poll again after :meth:`pause` (the upgrade it was paused for failed)."""
+        if self._closed or not self._pausing:
+            return
+        self._pausing = False
+        task = self._poll_task
+        if task is None or task.done():
+            self._poll_done = asyncio.get_running_loop().create_future()
+            self._poll_task = asyncio.get_running_loop().create_task(self._poll_loop())
 
     def _fail(self, reason: str, error: BaseException | None) -> None:
         if self._closed:
@@ -652,11 +667,15 @@ class EngineClient:
             await polling.pause()
             if self.state not in ("open", "closing") or self._transport is not polling:
                 raise EngineError("closed during the upgrade")
+            if not ws.writable:  # the probe's connection ended while polling was pausing
+                raise EngineError("probe closed before the upgrade")
         except (EngineError, asyncio.TimeoutError) as exc:
             logger.debug("websocket upgrade failed: %s", exc)
             self._upgrading = False
             self._probe = None
             ws.abort()
+            if isinstance(self._transport, _PollingTransport):
+                self._transport.resume()
             self._flush()
             return
         polling.on_close = _noop_close
