@@ -201,9 +201,12 @@ class JsClient(FaultClient):
 
     kind = "js"
 
-    def __init__(self, url: str, transports: tuple[str, ...], key: str, retries: int = 0) -> None:
+    def __init__(
+        self, url: str, transports: tuple[str, ...], key: str, retries: int = 0, keep_alive: bool = False
+    ) -> None:
         super().__init__(key)
-        self.args = [url, json.dumps({"transports": list(transports), "key": key, "retries": retries})]
+        options = {"transports": list(transports), "key": key, "retries": retries, "keepAlive": keep_alive}
+        self.args = [url, json.dumps(options)]
         self.process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
 

@@ -1,6 +1,6 @@
 // The official socket.io-client as a peer of the fault-injection suite (and its calibration).
 // Usage: node js_fault_client.js <url> <options JSON>   (options: transports, key, retries, ackTimeout,
-//   reconnectionDelay, reconnectionDelayMax, hardTimeoutMs)
+//   reconnectionDelay, reconnectionDelayMax, keepAlive, hardTimeoutMs)
 // Prints one JSON line per thing it sees: {"ev": "connect", id, recovered, transport}, {"ev": "disconnect",
 // reason}, {"ev": "connect_error", message}, {"ev": "welcome"}, {"ev": "down", n}, {"ev": "shouted", n},
 // {"ev": "upgrade", transport}, {"ev": "reconnect_attempt", n}, {"ev": "ack", n}, {"ev": "report", list}.
@@ -26,6 +26,8 @@ const socket = io(url, {
   reconnectionDelayMax: opts.reconnectionDelayMax || 200,
   randomizationFactor: 0,
   timeout: 5000,
+  // keepAlive: kept-alive HTTP connections, as a browser uses (by default Node's client opens one per request)
+  ...(opts.keepAlive ? { agent: new (require("http").Agent)({ keepAlive: true }) } : {}),
 });
 const transportName = () => (socket.io.engine && socket.io.engine.transport ? socket.io.engine.transport.name : null);
 socket.io.on("open", () => socket.io.engine.on("upgrade", (t) => out({ ev: "upgrade", transport: t.name })));

@@ -257,6 +257,9 @@ def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
     return int(parts[1]), headers
 
 
+_farewells: set[asyncio.Task[None]] = set()  # CLOSE packets on their way after a transport error
+
+
 class _PollingTransport(_Transport):
     name: TransportName = "polling"
 
@@ -374,7 +377,29 @@ class _PollingTransport(_Transport):
         if self._closed:
             return
         self.abort()
+        if reason == "transport error" and self.sid is not None:
+            self._say_farewell()
         self.on_close(reason, error)
+
+    def _say_farewell(self) -> None:
+        """After a failed request, tell the server on a new connection that this session is over (a CLOSE
+        packet, as the official client sends): a server that has not seen the failure (it may learn of a
+        cut only when it next writes) then ends the session at once, so a reconnection can recover it."""
+        options, target = self._options, self._options.target("polling", self.sid)
+        headers = [*self._headers(), ("Content-Type", "text/plain;charset=UTF-8")]
+
+        async def farewell() -> None:
+            conn = HttpConnection(options.host, options.port, ssl=options.ssl)
+            try:
+                await asyncio.wait_for(conn.request("POST", target, headers, b"1", timeout=1.0), 1.0)
+            except (ConnectionError, OSError, asyncio.TimeoutError, EngineError):
+                pass
+            finally:
+                conn.close()
+
+        task = asyncio.get_running_loop().create_task(farewell())
+        _farewells.add(task)
+        task.add_done_callback(_farewells.discard)
 
     async def close(self, send_close_packet: bool) -> None:
         if self._closed:
