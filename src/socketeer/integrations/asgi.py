@@ -423,7 +423,16 @@ class ASGIApp:
         if refusal is not None:
             await self._refuse(scope, send, refusal)
             return
-        await send({"type": "websocket.accept"})
+        extra = self.engine.websocket_headers(request)
+        if extra:
+            await send(
+                {
+                    "type": "websocket.accept",
+                    "headers": [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in extra],
+                }
+            )
+        else:
+            await send({"type": "websocket.accept"})
         port = _ASGIWebSocket(send)
         writer = asyncio.ensure_future(port.run_writer())
         reason = "transport close"

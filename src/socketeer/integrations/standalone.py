@@ -362,7 +362,8 @@ class HttpProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        transport.write(build_handshake_response(key))
+        engine = self.server.engine
+        transport.write(build_handshake_response(key, engine.websocket_headers(request)))
         self._reader = FrameReader(max_message_size=self.server.engine.config.max_http_buffer_size)
         self.server.engine.accept_websocket(request, self)
         if rest:
