@@ -30,6 +30,7 @@ from .ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketPort
 __all__ = [
     "CloseReason",
     "ConnectionHandler",
+    "ConnectionObserver",
     "EngineConnection",
     "EngineHandler",
     "EngineServer",
@@ -77,6 +78,18 @@ class ConnectionHandler(Protocol):
     def on_close(self, reason: str) -> None: ...
 
 
+class ConnectionObserver(Protocol):
+    """Watches one connection from the side (the admin UI's counters): what is sent, and upgrades."""
+
+    def on_sent(self, message: WireMessage) -> None:
+        """``message`` was queued on the transport (not called for heartbeats and dropped messages)."""
+        ...
+
+    def on_upgrade(self, transport: str) -> None:
+        """The connection moved to ``transport`` (``"websocket"``)."""
+        ...
+
+
 class EngineHandler(Protocol):
     def on_connection(self, connection: EngineConnection) -> ConnectionHandler: ...
 
@@ -109,6 +122,7 @@ class EngineConnection:
         "_server",
         "_timer",
         "handler",
+        "observer",
         "request",
         "session",
         "sid",
@@ -122,6 +136,7 @@ class EngineConnection:
         self.request = request
         self.session = ServerSession(now, config.ping_interval, config.ping_timeout, config.upgrade_timeout)
         self.handler: ConnectionHandler = _NULL_HANDLER
+        self.observer: ConnectionObserver | None = None
         self.ws: WebSocketPort | None = None
         self._probe: _UpgradeProbe | None = None
         self._outbox: list[WireMessage] = []
@@ -161,6 +176,8 @@ class EngineConnection:
                 self._overflow("send buffer")
                 return
             ws.write(message)
+            if self.observer is not None:
+                self.observer.on_sent(message)
             return
         if self.session.closed:
             return
@@ -172,6 +189,8 @@ class EngineConnection:
             return
         self._outbox.append(message)
         self._outbox_bytes += size
+        if self.observer is not None:
+            self.observer.on_sent(message)
         if self._poll is not None:
             self._flush_poll()
 
@@ -374,6 +393,11 @@ class _UpgradeProbe:
             for message in outbox:
                 self.port.write(message)
             conn._schedule()
+            if conn.observer is not None:
+                try:
+                    conn.observer.on_upgrade("websocket")
+                except Exception:
+                    logger.exception("error in the upgrade observer of %s", conn.sid)
         else:
             logger.info("aborting upgrade of %s: unexpected packet %r", conn.sid, text[:20])
             self._abort()
