@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from urllib.parse import parse_qsl, unquote
 
 import httptools
@@ -29,11 +29,8 @@ from ..protocol.websocket_frames import (
 )
 from ..protocol.wire import WireMessage
 from ..transports.cors import origin_allowed
-from ..transports.engine_server import EngineServer
+from ..transports.engine_server import EngineHost, EngineServer
 from ..transports.ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketReceiver
-
-if TYPE_CHECKING:
-    from ..server.server import Server
 
 __all__ = ["HttpHandler", "StandaloneServer", "serve"]
 
@@ -493,11 +490,11 @@ class _RequestTooLarge(Exception):
 
 
 class StandaloneServer:
-    """A listening standalone server for one :class:`~socketeer.Server`."""
+    """A listening standalone server for one :class:`~socketeer.Server` or :class:`~socketeer.EngineIOServer`."""
 
     def __init__(
         self,
-        io: Server,
+        io: EngineHost,
         *,
         http_handler: HttpHandler | None = None,
         ssl: Any = None,
@@ -611,7 +608,7 @@ def install_uvloop() -> bool:
 
 
 async def serve(
-    io: Server,
+    io: EngineHost,
     host: str = "127.0.0.1",
     port: int = 8000,
     *,
@@ -640,7 +637,7 @@ async def serve(
 
 
 def run(
-    io: Server,
+    io: EngineHost,
     host: str = "127.0.0.1",
     port: int = 8000,
     *,
