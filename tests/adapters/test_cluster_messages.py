@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socketeer.adapters.base import BroadcastFlags, BroadcastOptions
+from socketeer.adapters.base import BroadcastFlags, BroadcastOptions, SocketDetails
 from socketeer.adapters.cluster_messages import (
     BroadcastAckData,
     BroadcastClientCountData,
@@ -21,7 +21,6 @@ from socketeer.adapters.cluster_messages import (
     MessageType,
     ServerSideEmitData,
     ServerSideEmitResponseData,
-    SocketDetails,
     SocketsRoomsData,
     decode_json_or_msgpack,
     decode_msgpack,
@@ -75,7 +74,7 @@ sockets = st.builds(
     SocketDetails,
     st.text(min_size=1, max_size=8),
     st.dictionaries(st.sampled_from(["address", "time", "url", "query", "auth"]), values, max_size=3),
-    st.lists(st.text(max_size=6), max_size=3).map(tuple),
+    rooms,
     values,
 )
 payloads: dict[MessageType, st.SearchStrategy[Any]] = {

@@ -35,7 +35,7 @@ from ..exceptions import RemoteProtocolError
 from ..protocol.jsoncodec import dumps, loads
 from ..protocol.socketio_binary import has_binary
 from ..protocol.socketio_packets import SocketPacket, SocketPacketType
-from .base import BroadcastFlags, BroadcastOptions
+from .base import BroadcastFlags, BroadcastOptions, SocketDetails
 
 try:
     import msgpack as _msgpack
@@ -55,7 +55,6 @@ __all__ = [
     "MessageType",
     "ServerSideEmitData",
     "ServerSideEmitResponseData",
-    "SocketDetails",
     "SocketsRoomsData",
     "decode_json_or_msgpack",
     "decode_msgpack",
@@ -126,16 +125,6 @@ class DisconnectSocketsData:
 class FetchSocketsData:
     opts: BroadcastOptions
     request_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class SocketDetails:
-    """A socket as another server describes it (``fetchSockets``)."""
-
-    id: Sid
-    handshake: dict[str, Any]
-    rooms: tuple[Room, ...]
-    data: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +287,7 @@ def _data_object(data: MessageData) -> dict[str, Any] | None:
         return {
             "requestId": data.request_id,
             "sockets": [
-                {"id": s.id, "handshake": s.handshake, "rooms": list(s.rooms), "data": s.data}
+                {"id": s.id, "handshake": s.handshake, "rooms": sorted(s.rooms), "data": s.data}
                 for s in data.sockets
             ],
         }
@@ -427,7 +416,7 @@ def _socket_details(value: Any) -> SocketDetails:
     if not isinstance(handshake, dict):
         raise _fail("socket.handshake must be an object")
     return SocketDetails(
-        Sid(_str(value, "id")), handshake, _rooms(value.get("rooms"), "rooms"), value.get("data")
+        Sid(_str(value, "id")), handshake, frozenset(_rooms(value.get("rooms"), "rooms")), value.get("data")
     )
 
 
@@ -577,7 +566,7 @@ def decode_stream_entry(fields: Mapping[Any, Any]) -> ClusterMessage:
     uid, nsp, raw_type = _field(fields, "uid"), _field(fields, "nsp"), _field(fields, "type")
     if uid is None or nsp is None or raw_type is None:
         raise _fail("a stream entry needs uid, nsp and type")
-    if not raw_type.isdigit() or len(raw_type) > 3:
+    if not (raw_type.isascii() and raw_type.isdigit()) or len(raw_type) > 3:
         raise _fail(f"unknown message type {raw_type!r}")
     mtype = _type(int(raw_type))
     raw = _field(fields, "data")
