@@ -559,6 +559,7 @@ class StandaloneServer:
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False, backlog: int = 2048) -> None:
         self._loop = asyncio.get_running_loop()
+        await self.io.start()
         self._server = await self._loop.create_server(
             lambda: HttpProtocol(self),
             host,
