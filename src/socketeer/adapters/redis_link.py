@@ -204,9 +204,10 @@ class RedisLink:
         self._wake.set()
         if self._writer is None or self._writer.done():
             try:
-                self._start()
+                asyncio.get_running_loop()
             except RuntimeError:  # no running loop: it leaves when the adapter starts
-                pass
+                return
+            self._start()
 
     async def publish_and_wait(self, channel: bytes, data: bytes, *, sharded: bool = False) -> None:
         """Publish and return once Redis has taken the message (or it was dropped in an outage)."""
