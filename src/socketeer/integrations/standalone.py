@@ -519,6 +519,7 @@ class StandaloneServer:
         self._dirty: list[HttpProtocol] = []
         self._flush_handle: asyncio.Handle | None = None
         self._server: asyncio.AbstractServer | None = None
+        self._extra_servers: list[asyncio.AbstractServer] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- serving -------------------------------------------------------------------------------
@@ -536,6 +537,14 @@ class StandaloneServer:
         )
         self.io.add_closer(self.close)
 
+    async def start_unix(self, path: str) -> None:
+        """Also take requests on a unix socket (the workers of ``socketeer serve --workers`` take the
+        requests relayed to them there)."""
+        loop = self._loop or asyncio.get_running_loop()
+        self._loop = loop
+        server = await loop.create_unix_server(lambda: HttpProtocol(self), path)
+        self._extra_servers.append(server)
+
     @property
     def sockets(self) -> list[Any]:
         server = cast(asyncio.Server | None, self._server)
@@ -552,6 +561,8 @@ class StandaloneServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        for extra in self._extra_servers:
+            extra.close()
         # write the responses already decided (the polls answered by io.close()) before closing
         in_flight = [proto._in_flight for proto in self._connections if proto._in_flight is not None]
         if in_flight:
@@ -564,6 +575,9 @@ class StandaloneServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        extras, self._extra_servers = self._extra_servers, []
+        for extra in extras:
+            await extra.wait_closed()
 
     # -- routing -------------------------------------------------------------------------------
 
