@@ -491,7 +491,19 @@ class EngineServer:
         and polling requests for another server's sessions are relayed to it (see ``forwarding``)."""
         self.router = router
         if router is not None:
-            self._generate_id = router.generate_id
+            inner = self.generate_id
+            prefix = router.node_id
+
+            async def prefixed(pending: Awaitable[str]) -> str:
+                return prefix + await pending
+
+            def routed(request: HttpRequest) -> str | Awaitable[str]:
+                result = inner(request)
+                if isinstance(result, str):
+                    return prefix + result
+                return prefixed(result)
+
+            self.generate_id = routed
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
