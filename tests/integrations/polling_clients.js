@@ -1,17 +1,19 @@
 "use strict";
 // Official socket.io-client sockets, polling only, for the --workers and nginx tests.
 //
-// Usage: node polling_clients.js <url> <count>   (NODE_PATH must reach socket.io-client)
+// Usage: node polling_clients.js <url> <count> [transports JSON, default ["polling"]]
+// (NODE_PATH must reach socket.io-client)
 // Opens <count> sockets; once all are connected each one shouts its index, and asks "pid" and "count"
-// a few times. Prints one JSON line: {ids, pids, counts, shouts: {client: [indexes heard]}}, then exits.
+// a few times. Prints one JSON line: {ids, pids, counts, transports, shouts: {client: [indexes heard]}}.
 const { io } = require("socket.io-client");
 const [url, count] = [process.argv[2], Number(process.argv[3])];
+const transports = JSON.parse(process.argv[4] || '["polling"]');
 setTimeout(() => { console.log(JSON.stringify({ error: "timeout" })); process.exit(3); }, 20000).unref();
 const sockets = [];
 const shouts = {};
 let connected = 0;
 for (let i = 0; i < count; i++) {
-  const socket = io(url, { transports: ["polling"], reconnection: false, forceNew: true });
+  const socket = io(url, { transports, reconnection: false, forceNew: true });
   shouts[i] = [];
   socket.on("shouted", (n) => shouts[i].push(n));
   socket.on("connect", () => { if (++connected === count) run(); });
@@ -30,7 +32,15 @@ async function run() {
     await new Promise((r) => setTimeout(r, 10));
   }
   for (const s of sockets) counts.push(await s.timeout(5000).emitWithAck("count"));
-  console.log(JSON.stringify({ ids: sockets.map((s) => s.id), pids, counts, shouts }));
+  if (transports.length > 1) {
+    // an upgrade completes in the background: wait (bounded) until every socket has its WebSocket
+    const until = Date.now() + 5000;
+    while (sockets.some((s) => s.io.engine.transport.name !== "websocket") && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  const used = sockets.map((s) => s.io.engine.transport.name);
+  console.log(JSON.stringify({ ids: sockets.map((s) => s.id), pids, counts, shouts, transports: used }));
   sockets.forEach((s) => s.disconnect());
   process.exit(0);
 }

@@ -140,12 +140,25 @@ async def test_two_workers_with_official_polling_clients(
     assert result["counts"] == [8] * 8  # fetch_sockets across the workers
 
 
-async def _clients(node_modules: Path, url: str, count: int) -> dict[str, Any]:
+async def test_two_workers_hand_websocket_upgrades_to_the_session_owner(
+    serve: Callable[..., Any], node_modules: Path
+) -> None:
+    served = await serve("--port", "0", "--workers", "2")
+    result = await _clients(node_modules, f"http://127.0.0.1:{served.port}", 8, ["polling", "websocket"])
+    assert result["transports"] == ["websocket"] * 8  # every upgrade reached its session's owner
+    assert len(set(result["pids"])) == 2
+    assert all(sorted(heard) == list(range(8)) for heard in result["shouts"].values())
+
+
+async def _clients(
+    node_modules: Path, url: str, count: int, transports: list[str] | None = None
+) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
         "node",
         str(HERE / "polling_clients.js"),
         url,
         str(count),
+        json.dumps(transports or ["polling"]),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=dict(os.environ, NODE_PATH=str(node_modules)),

@@ -16,22 +16,29 @@ A worker that exits unexpectedly is started again; SIGINT or SIGTERM stops them 
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
+import logging
 import os
+import re
 import shutil
 import signal
 import socket
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..adapters.local_cluster import LocalClusterAdapter, WorkerHub
-from ..transports.forwarding import SessionRouter, new_node_id
+from ..transports.forwarding import NODE_ID_LENGTH, SessionRouter, new_node_id
 
-__all__ = ["run_worker", "run_workers"]
+__all__ = ["UpgradeHandoff", "run_worker", "run_workers"]
+
+logger = logging.getLogger("socketeer")
 
 HUB_NAME = "hub.sock"
+_NODE_ID = re.compile(r"[a-z0-9]{6}")
 _READY = "socketeer worker ready"
 
 
@@ -162,6 +169,74 @@ async def _stop_all(procs: Sequence[asyncio.subprocess.Process], timeout: float 
             await proc.wait()
 
 
+class UpgradeHandoff:
+    """WebSocket upgrades for another worker's session: the connection itself goes to the owner.
+
+    The worker that gets the upgrade sends the socket's file descriptor and the request's bytes over a
+    unix datagram socket (``SCM_RIGHTS``) to the owner, which serves the connection as its own; no byte
+    of the WebSocket passes through the first worker afterwards.
+    """
+
+    def __init__(self, directory: str, node_id: str, engine: Any, server: Any) -> None:
+        self.directory = directory
+        self.node_id = node_id
+        self.engine = engine
+        self.server = server
+        self.path = os.path.join(directory, f"{node_id}.ws")
+        self._inbox: socket.socket | None = None
+        self._outbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.handed = 0
+
+    def start(self) -> None:
+        inbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        inbox.bind(self.path)
+        inbox.setblocking(False)
+        self._inbox = inbox
+        asyncio.get_running_loop().add_reader(inbox.fileno(), self._receive)
+
+    def _receive(self) -> None:
+        assert self._inbox is not None
+        while True:
+            try:
+                data, fds, _, _ = socket.recv_fds(self._inbox, 256 * 1024, 1)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                logger.warning("cannot receive a handed-off connection: %r", exc)
+                return
+            for fd in fds:
+                self.server.adopt(socket.socket(fileno=fd), data)
+
+    def __call__(self, request: Any, raw: bytes, transport: asyncio.Transport) -> bool:
+        sid = request.query.get("sid")
+        if sid is None or sid in self.engine.connections or sid[:NODE_ID_LENGTH] == self.node_id:
+            return False
+        owner = sid[:NODE_ID_LENGTH]
+        if _NODE_ID.fullmatch(owner) is None:
+            return False
+        path = os.path.join(self.directory, f"{owner}.ws")
+        sock = transport.get_extra_info("socket")
+        if sock is None or not os.path.exists(path):
+            return False
+        try:
+            # socket.send_fds() ignores its address argument before Python 3.13: sendmsg() directly
+            fds = array.array("i", [sock.fileno()])
+            self._outbox.sendmsg([raw], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)], 0, path)
+        except OSError as exc:
+            logger.info("cannot hand a WebSocket upgrade to worker %s: %r", owner, exc)
+            return False
+        self.handed += 1
+        transport.abort()  # our copy only: the owner holds the connection now
+        return True
+
+    def close(self) -> None:
+        if self._inbox is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._inbox.fileno())
+            self._inbox.close()
+        self._outbox.close()
+
+
 def run_worker(
     target_server: object, host: str, port: int, directory: str, *, use_uvloop: bool = True
 ) -> None:
@@ -187,6 +262,9 @@ def run_worker(
                 loop.add_signal_handler(sig, stop.set)
         server = await serve(io, host, port, reuse_port=True)
         await server.start_unix(os.path.join(directory, f"{node_id}.sock"))
+        handoff = UpgradeHandoff(directory, node_id, io.engine, server)
+        handoff.start()
+        server.upgrade_handoff = handoff
         print(f"{_READY} {node_id} {os.getpid()}", flush=True)
         parent = os.getppid()
         while not stop.is_set():
@@ -195,6 +273,7 @@ def run_worker(
             if os.getppid() != parent:  # the supervisor is gone: so are we
                 break
         router.close()
+        handoff.close()
         await io.close()
 
     asyncio.run(main())
