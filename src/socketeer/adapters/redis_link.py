@@ -71,6 +71,7 @@ class RedisLink:
         self._users = 0
         self._closed = False
         self.healthy = True
+        self._health_changed = asyncio.Event()
         self.outages = 0
         self._outage_listeners: list[Callable[[], None]] = []
 
@@ -132,6 +133,20 @@ class RedisLink:
                 self._outage_listeners.remove(listener)
 
         return remove
+
+    async def wait_health(self, healthy: bool, timeout: float) -> bool:
+        """Wait until :attr:`healthy` is ``healthy`` (an outage noticed, or the link back)."""
+
+        async def wait() -> None:
+            while self.healthy is not healthy:
+                self._health_changed.clear()
+                await self._health_changed.wait()
+
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     async def wait_subscribed(self, timeout: float) -> bool:
         """Wait until the subscriber connection is up with every subscription (for tests and init)."""
@@ -204,9 +219,10 @@ class RedisLink:
         self._wake.set()
         if self._writer is None or self._writer.done():
             try:
-                self._start()
+                asyncio.get_running_loop()
             except RuntimeError:  # no running loop: it leaves when the adapter starts
-                pass
+                return
+            self._start()
 
     async def publish_and_wait(self, channel: bytes, data: bytes, *, sharded: bool = False) -> None:
         """Publish and return once Redis has taken the message (or it was dropped in an outage)."""
@@ -244,7 +260,7 @@ class RedisLink:
                     while queue:
                         _done(queue.popleft()[3])
                 else:
-                    if not self.healthy and self._pubsub is not None:
+                    if not self.healthy and self._subscribed.is_set():
                         self._recovered()
 
     async def command(self, *args: Any) -> Any:
@@ -334,6 +350,7 @@ class RedisLink:
     def _outage(self, exc: BaseException, what: str) -> None:
         if self.healthy and not self._closed:
             self.healthy = False
+            self._health_changed.set()
             self.outages += 1
             logger.warning(
                 "Redis is unreachable (%r): messages to the other servers are dropped until it is back (%s)",
@@ -350,6 +367,7 @@ class RedisLink:
 
     def _recovered(self) -> None:
         self.healthy = True
+        self._health_changed.set()
         logger.warning("Redis is reachable again: subscriptions restored")
 
 
