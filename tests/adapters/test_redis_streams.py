@@ -230,6 +230,10 @@ async def test_mixed_cluster_broadcasts_fetches_and_server_side_emits(
     await py.server_side_emit("note", "fire-and-forget")
     assert (await node.expect(lambda m: m.get("name") == "note"))["args"] == ["fire-and-forget"]
 
+    # broadcasts with acknowledgements both ways: one answer per client of the cluster
+    assert await py.timeout(5).emit_with_ack("question") == ["answer"] * 3
+    assert (await node.call("ask"))["answers"] == ["answer"] * 3
+
     # sockets_join from Python moves the Node server's socket into a room Python then targets
     node_socket = next(s for s in sockets if s.data["from"] == "node")
     await py.in_(node_socket.id).sockets_join("joined")
