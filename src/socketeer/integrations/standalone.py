@@ -347,7 +347,11 @@ class HttpProtocol(asyncio.Protocol):
             return
         engine = server.engine
         handoff = server.upgrade_handoff
-        if handoff is not None and handoff(request, self._raw_head(http_version) + rest, transport):
+        if (
+            handoff is not None
+            and server.ssl is None  # a TLS session cannot change process
+            and handoff(request, self._raw_head(http_version) + rest, transport)
+        ):
             self.transport = None  # the connection now belongs to the session's owner
             return
         if engine.config.allow_request is None and server.origin_allowed(request):
