@@ -141,6 +141,8 @@ class Server:
         elif connection_state_recovery is False:
             connection_state_recovery = None
         self.recovery: ConnectionStateRecovery | None = connection_state_recovery
+        self.default_adapter = adapter is None
+        """Whether the adapter is the built-in in-memory one (no ``adapter`` was given)."""
         if adapter is None:
             recovery = connection_state_recovery
             if recovery is not None:
@@ -367,6 +369,16 @@ class Server:
         self._started = True
         for nsp in list(self._namespaces.values()):
             await nsp.adapter.init()
+
+    def set_adapter(self, adapter: AdapterFactory) -> None:
+        """Use another adapter factory, for the namespaces created so far too (``socketeer serve
+        --workers`` gives a default in-memory server the workers' cluster adapter). Before :meth:`start`."""
+        if self._started:
+            raise RuntimeError("set_adapter() must come before the server starts")
+        self._adapter_factory = adapter
+        self.default_adapter = False
+        for nsp in self._namespaces.values():
+            nsp.adapter = adapter(nsp)
 
     @property
     def started(self) -> bool:

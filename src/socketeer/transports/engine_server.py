@@ -25,6 +25,7 @@ from ..protocol.engineio_handshake import OpenPayload
 from ..protocol.engineio_packets import EnginePacketType, decode_payload
 from ..protocol.wire import WireMessage
 from .cors import cors_headers, preflight_headers
+from .forwarding import SessionRouter
 from .ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketPort
 
 __all__ = [
@@ -483,6 +484,26 @@ class EngineServer:
         self._upgrades = ["websocket"] if config.allow_upgrades and "websocket" in config.transports else []
         self._handshakes: dict[str, tuple[float, int]] = {}
         self._error_listeners: list[ConnectionErrorListener] = []
+        self.router: SessionRouter | None = None
+
+    def use_router(self, router: SessionRouter | None) -> None:
+        """Share the sessions with other servers without sticky sessions: new session ids name this server,
+        and polling requests for another server's sessions are relayed to it (see ``forwarding``)."""
+        self.router = router
+        if router is not None:
+            inner = self.generate_id
+            prefix = router.node_id
+
+            async def prefixed(pending: Awaitable[str]) -> str:
+                return prefix + await pending
+
+            def routed(request: HttpRequest) -> str | Awaitable[str]:
+                result = inner(request)
+                if isinstance(result, str):
+                    return prefix + result
+                return prefixed(result)
+
+            self.generate_id = routed
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -647,6 +668,13 @@ class EngineServer:
         cors = cors_headers(self.config.cors, request.headers)
         if request.method == "OPTIONS":
             return HttpResponse(204, preflight_headers(self.config.cors, request.headers))
+        router = self.router
+        if router is not None:
+            sid = request.query.get("sid")
+            if sid is not None and sid not in self.connections:
+                owner = router.owner_of(sid)
+                if owner is not None:
+                    return await router.forward(owner, request)
         failure = self.verify(request, websocket=False)
         if failure is not None:
             return _error(failure[0], cors, failure[1])
