@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._types import Room, Sid
 from ..adapters.base import BroadcastFlags, BroadcastOptions, PersistedSession
-from ..exceptions import AckTimeout, NotConnected
+from ..exceptions import AckTimeout, InvalidPayload, NotConnected
 from ..protocol.socketio_packets import (
     RESERVED_EVENTS,
     SocketPacket,
@@ -20,7 +20,7 @@ from ..protocol.socketio_packets import (
     event_packet,
 )
 from ..protocol.wire import WireMessage
-from ..sio.acks import AckResponder, ack_result
+from ..sio.acks import AckResponder, ack_result, reject_payload
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
 from .broadcast import BroadcastOperator, RoomsLike, _rooms, check_event_name
@@ -68,6 +68,46 @@ class Handshake:
     secure: bool = False
     xdomain: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The official ``socket.handshake`` object, as clustered adapters send it between servers."""
+        out: dict[str, Any] = dict(self.extra)
+        out.update(
+            headers=self.headers,
+            time=self.time,
+            address=self.address,
+            xdomain=self.xdomain,
+            secure=self.secure,
+            issued=self.issued,
+            url=self.url,
+            query=self.query,
+            auth=self.auth,
+        )
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Handshake:
+        """The handshake of a socket on another server; missing or mistyped fields get empty values."""
+        src: dict[str, Any] = obj if isinstance(obj, dict) else {}
+
+        def mapping(key: str) -> dict[str, Any]:
+            value = src.get(key)
+            return dict(value) if isinstance(value, dict) else {}
+
+        issued = src.get("issued")
+        known = {"headers", "time", "address", "xdomain", "secure", "issued", "url", "query", "auth"}
+        return cls(
+            headers=mapping("headers"),
+            query=mapping("query"),
+            auth=mapping("auth"),
+            address=str(src.get("address", "")),
+            time=str(src.get("time", "")),
+            issued=int(issued) if isinstance(issued, (int, float)) and not isinstance(issued, bool) else 0,
+            url=str(src.get("url", "")),
+            secure=bool(src.get("secure", False)),
+            xdomain=bool(src.get("xdomain", False)),
+            extra={k: v for k, v in src.items() if k not in known},
+        )
 
 
 class Socket:
@@ -441,7 +481,14 @@ class Socket:
         ack: AckResponder | None,
         event: str,
     ) -> None:
-        call_args = spec.adapt(args) if (spec.max_args is None or spec.max_args != len(args)) else args
+        if len(args) == spec.exact:
+            call_args = args
+        else:
+            try:
+                call_args = spec.adapt(args)
+            except InvalidPayload as exc:
+                reject_payload(exc, event, self.id, ack)
+                return
         try:
             if spec.wants_ack:
                 result = spec.fn(*leading, *call_args, ack=ack if ack is not None else _no_ack)
@@ -502,7 +549,9 @@ class _SocketEmitter:
 
 
 class RemoteSocket:
-    """A socket as returned by ``fetch_sockets``: its identity and the operations it allows."""
+    """A socket as returned by ``fetch_sockets``, on this server or another one of the cluster: its
+    identity and the operations it allows, which go through the adapter (so they reach the server
+    the socket is on), as the official ``RemoteSocket``."""
 
     __slots__ = ("_namespace", "data", "handshake", "id", "rooms")
 
@@ -523,6 +572,17 @@ class RemoteSocket:
 
     def emit(self, event: str, *args: Any) -> None:
         self._operator().emit(event, *args)
+
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send ``event`` and return the client's acknowledgement (raises
+        :class:`~socketeer.exceptions.AckTimeout` after ``timeout`` seconds)."""
+        operator = self._operator()
+        if timeout is not None:
+            operator = operator.timeout(timeout)
+        responses = await operator.emit_with_ack(event, *args)
+        if not responses:
+            raise NotConnected(f"socket {self.id} is not connected")
+        return responses[0]
 
     async def join(self, rooms: RoomsLike) -> None:
         await self._namespace.adapter.add_sockets(BroadcastOptions(frozenset((self.id,))), _rooms((rooms,)))

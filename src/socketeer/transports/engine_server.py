@@ -33,6 +33,7 @@ __all__ = [
     "ConnectionObserver",
     "EngineConnection",
     "EngineHandler",
+    "EngineHost",
     "EngineServer",
     "HeadersListener",
     "IdGenerator",
@@ -92,6 +93,19 @@ class ConnectionObserver(Protocol):
 
 class EngineHandler(Protocol):
     def on_connection(self, connection: EngineConnection) -> ConnectionHandler: ...
+
+
+class EngineHost(Protocol):
+    """What the integrations serve: a :class:`~socketeer.Server` or an :class:`~socketeer.EngineIOServer`."""
+
+    engine: EngineServer
+    engine_config: EngineConfig
+
+    @property
+    def started(self) -> bool: ...
+    async def start(self) -> None: ...
+    def add_closer(self, closer: Callable[[], Any]) -> None: ...
+    async def close(self, timeout: float = ...) -> None: ...
 
 
 class _NullHandler:
