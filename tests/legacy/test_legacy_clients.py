@@ -4,15 +4,19 @@ socketeer in each transport mode, and the v3 wire details checked with a raw HTT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from v2_clients import MODES, options_for
 
 from conftest import StartV2
-from socketeer import ConnectionRefused, Server, Socket
+from socketeer import ASGIApp, ConnectionRefused, Server, Socket
 
 TIMEOUT = 5.0
 
@@ -238,3 +242,32 @@ async def test_v3_ping_timeout_includes_the_ping_interval(serve_socketeer: Any) 
         reason, after = await asyncio.wait_for(closed, TIMEOUT)
     assert reason == "ping timeout"
     assert after >= 0.28  # ping_interval + ping_timeout, not ping_timeout alone
+
+
+@contextlib.asynccontextmanager
+async def uvicorn_serving(app: Any) -> AsyncIterator[int]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, ws="websockets-sansio", log_config=None, log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+        sock.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_under_an_asgi_server(start_v2: StartV2, mode: str) -> None:
+    io = legacy_app()
+    async with uvicorn_serving(ASGIApp(io)) as port:
+        clients = await start_v2(f"http://127.0.0.1:{port}")
+        await clients.command("open", client="a", opts=options_for(mode))
+        await clients.expect(ev="connect", client="a")
+        answer = await clients.command("emit", client="a", event="bin", args=[B64], ack=True)
+        assert answer["ack"] == [{"$bin": "AAEC//8="}, "ok"]
+        await clients.command("close", client="a")
+        await io.close()

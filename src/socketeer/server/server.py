@@ -83,8 +83,9 @@ class Server:
 
     Options mirror the official server (times in seconds): ``path``, ``transports``, ``allow_upgrades``,
     ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``max_http_buffer_size``, ``cookie``, ``cors``,
-    ``allow_request``, ``connect_timeout``, plus ``adapter`` (a factory taking the namespace), ``parser``
-    and ``limits``. Unknown options are a ``TypeError``.
+    ``allow_request``, ``allow_eio3`` (accept socket.io-client 2.x, off by default), ``connect_timeout``,
+    plus ``adapter`` (a factory taking the namespace), ``parser`` and ``limits``. Unknown options are a
+    ``TypeError``.
     """
 
     def __init__(
