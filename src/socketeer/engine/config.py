@@ -99,6 +99,8 @@ class EngineConfig:
     cors: CorsConfig | None = None
     allow_request: AllowRequest | None = None
     limits: Limits = field(default_factory=Limits)
+    allow_eio3: bool = False
+    """Accept Engine.IO v3 clients (socket.io-client 2.x), as the official ``allowEIO3``."""
 
     def __post_init__(self) -> None:
         for name in self.transports:

@@ -83,8 +83,9 @@ class Server:
 
     Options mirror the official server (times in seconds): ``path``, ``transports``, ``allow_upgrades``,
     ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``max_http_buffer_size``, ``cookie``, ``cors``,
-    ``allow_request``, ``connect_timeout``, plus ``adapter`` (a factory taking the namespace), ``parser``
-    and ``limits``. Unknown options are a ``TypeError``.
+    ``allow_request``, ``allow_eio3`` (accept socket.io-client 2.x, off by default), ``connect_timeout``,
+    plus ``adapter`` (a factory taking the namespace), ``parser`` and ``limits``. Unknown options are a
+    ``TypeError``.
     """
 
     def __init__(
@@ -102,6 +103,7 @@ class Server:
         cors: CorsConfig | dict[str, Any] | None = None,
         allow_request: AllowRequest | None = None,
         limits: Limits | None = None,
+        allow_eio3: bool = False,
         # Socket.IO
         connect_timeout: float = 45.0,
         adapter: AdapterFactory | None = None,
@@ -128,6 +130,7 @@ class Server:
             cors=cors,
             allow_request=allow_request,
             limits=limits,
+            allow_eio3=allow_eio3,
         )
         if connect_timeout <= 0:
             raise ValueError("connect_timeout must be positive")
@@ -215,7 +218,7 @@ class Server:
             nsp._add(client, auth)
             return
         if not self._parents:
-            client.refuse(name, "Invalid namespace")
+            client.refuse(name, "Invalid namespace", invalid_namespace=True)
             return
         client._connecting.add(name)
         self._tasks.spawn(self._connect_dynamic(client, name, auth))
@@ -240,7 +243,7 @@ class Server:
         finally:
             client._connecting.discard(name)
         if not client.conn.closed:
-            client.refuse(name, "Invalid namespace")
+            client.refuse(name, "Invalid namespace", invalid_namespace=True)
 
     def _namespace_emptied(self, nsp: Namespace) -> None:
         if (
@@ -254,7 +257,10 @@ class Server:
     # -- EngineHandler -------------------------------------------------------------------------
 
     def on_connection(self, connection: EngineConnection) -> Client:
-        return Client(self, connection)
+        client = Client(self, connection)
+        if connection.protocol == 3:
+            self._connect(client, "/", {})  # a v3 client is in the main namespace without asking
+        return client
 
     # -- the main namespace, directly on io ----------------------------------------------------
 

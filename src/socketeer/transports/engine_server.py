@@ -22,7 +22,15 @@ from ..engine.session import ServerSession, SessionState, TimerAction
 from ..exceptions import ConnectionRefused, RemoteProtocolError
 from ..protocol.engineio_errors import EngineErrorCode, error_body, error_status
 from ..protocol.engineio_handshake import OpenPayload
-from ..protocol.engineio_packets import EnginePacketType, decode_payload
+from ..protocol.engineio_packets import EnginePacket, EnginePacketType, decode_payload
+from ..protocol.engineio_v3 import (
+    decode_binary_payload,
+    decode_text_payload,
+    decode_ws_binary,
+    encode_binary_payload,
+    encode_text_payload,
+    encode_ws_binary,
+)
 from ..protocol.wire import WireMessage
 from .cors import cors_headers, preflight_headers
 from .forwarding import SessionRouter
@@ -57,8 +65,31 @@ class CloseReason:
 _LINGERING_REASONS = frozenset({CloseReason.FORCED_CLOSE, CloseReason.SERVER_SHUTTING_DOWN})
 PING = WireMessage(b"2")
 NOOP = WireMessage(b"6")
+PONG = WireMessage(b"3")
 PONG_PROBE_TEXT = "3probe"
 _TEXT_HEADERS = [("Content-Type", "text/plain; charset=UTF-8")]
+_BINARY_HEADERS = [("Content-Type", "application/octet-stream")]
+
+
+def _v3_payload(messages: list[WireMessage], binary: bool, head: str | None = None) -> bytes:
+    """Messages as one Engine.IO v3 polling payload (binary if allowed and needed)."""
+    packets: list[str | bytes] = [] if head is None else [head]
+    for message in messages:
+        if message.text is not None:
+            packets.append(message.text.decode())
+        packets.extend(message.binaries)
+    if binary and any(isinstance(p, bytes) for p in packets):
+        return encode_binary_payload(packets)
+    return encode_text_payload(packets).encode()
+
+
+def _v3_ws_message(message: WireMessage) -> WireMessage:
+    """A message whose binary packets carry their type byte, as v3 WebSocket frames do."""
+    if not message.binaries:
+        return message
+    v3 = WireMessage(message.text, tuple(encode_ws_binary(b) for b in message.binaries), message.volatile)
+    v3.packet = message.packet
+    return v3
 
 
 ConnectionErrorListener = Callable[[HttpRequest, EngineErrorCode, str], Any]
@@ -136,20 +167,33 @@ class EngineConnection:
         "_probe",
         "_server",
         "_timer",
+        "binary_payloads",
         "handler",
         "observer",
+        "protocol",
         "request",
         "session",
         "sid",
         "ws",
     )
 
-    def __init__(self, server: EngineServer, sid: EngineSid, request: HttpRequest, now: float) -> None:
+    def __init__(
+        self, server: EngineServer, sid: EngineSid, request: HttpRequest, now: float, protocol: int = 4
+    ) -> None:
         config = server.config
         self._server = server
         self.sid = sid
         self.request = request
-        self.session = ServerSession(now, config.ping_interval, config.ping_timeout, config.upgrade_timeout)
+        self.protocol = protocol
+        """The Engine.IO revision the client speaks: 4, or 3 (socket.io-client 2.x, ``allow_eio3``)."""
+        self.binary_payloads = protocol == 3 and "b64" not in request.query
+        self.session = ServerSession(
+            now,
+            config.ping_interval,
+            config.ping_timeout,
+            config.upgrade_timeout,
+            client_pings=protocol == 3,
+        )
         self.handler: ConnectionHandler = _NULL_HANDLER
         self.observer: ConnectionObserver | None = None
         self.ws: WebSocketPort | None = None
@@ -190,7 +234,7 @@ class EngineConnection:
             if buffered and buffered + message.size() > self._server.config.limits.max_send_buffer:
                 self._overflow("send buffer")
                 return
-            ws.write(message)
+            ws.write(_v3_ws_message(message) if self.protocol == 3 else message)
             if self.observer is not None:
                 self.observer.on_sent(message)
             return
@@ -234,6 +278,9 @@ class EngineConnection:
         outbox = self._outbox
         self._outbox = []
         self._outbox_bytes = 0
+        if self.protocol == 3:
+            poll.set_result(_v3_payload(outbox, self.binary_payloads))
+            return
         if len(outbox) == 1 and outbox[0].text is not None and not outbox[0].binaries:
             text = outbox[0].text
             assert text is not None
@@ -244,7 +291,14 @@ class EngineConnection:
             segments.extend(message.segments())
         poll.set_result("\x1e".join(segments).encode())
 
+    def _control_body(self, body: bytes) -> bytes:
+        """A control packet alone in a poll response (``b"6"``, ``b"1"``), framed for the protocol."""
+        if self.protocol == 3:
+            return encode_text_payload([body.decode()]).encode()
+        return body
+
     def _answer_poll(self, body: bytes) -> None:
+        body = self._control_body(body)
         poll = self._poll
         if poll is not None:
             self._poll = None
@@ -290,6 +344,12 @@ class EngineConnection:
         self._on_control(text, from_polling=False)
 
     def on_ws_binary(self, data: bytes) -> None:
+        if self.protocol == 3:
+            try:
+                data = decode_ws_binary(data)
+            except RemoteProtocolError:
+                self._finish_close(CloseReason.PARSE_ERROR, None)
+                return
         self.handler.on_binary(data)
 
     def on_ws_close(self, reason: str) -> None:
@@ -303,8 +363,12 @@ class EngineConnection:
             self._schedule()
         elif kind == "1":
             self._finish_close(CloseReason.TRANSPORT_CLOSE, b"6")
-        elif kind in ("2", "6"):
-            pass  # a client ping (v3 habit) or a noop: nothing to do
+        elif kind == "2":
+            if self.session.receive_ping(self._server.loop.time()):  # v3: the client pings
+                self.write(PONG)
+                self._schedule()
+        elif kind == "6":
+            pass  # a noop
         else:
             logger.info("closing %s: unexpected packet %r", self.sid, text[:20])
             self._finish_close(CloseReason.PARSE_ERROR, b"1")
@@ -371,7 +435,12 @@ class EngineConnection:
         """A poll on a session the server closed: what was still queued, then (alone) the close packet."""
         if not self._outbox:
             self._end_linger()
-            return b"1"
+            return self._control_body(b"1")
+        if self.protocol == 3:
+            outbox = self._outbox
+            self._outbox = []
+            self._outbox_bytes = 0
+            return _v3_payload(outbox, self.binary_payloads)
         segments: list[str] = []
         for message in self._outbox:
             segments.extend(message.segments())
@@ -406,7 +475,7 @@ class _UpgradeProbe:
             conn._outbox = []
             conn._outbox_bytes = 0
             for message in outbox:
-                self.port.write(message)
+                self.port.write(_v3_ws_message(message) if conn.protocol == 3 else message)
             conn._schedule()
             if conn.observer is not None:
                 try:
@@ -526,7 +595,7 @@ class EngineServer:
             return EngineErrorCode.UNKNOWN_TRANSPORT, None
         if websocket != (transport == "websocket"):
             return EngineErrorCode.BAD_REQUEST, None
-        if query.get("EIO") != "4":
+        if query.get("EIO") != "4" and not self.config.allow_eio3:
             return EngineErrorCode.UNSUPPORTED_PROTOCOL_VERSION, None
         sid = query.get("sid")
         if sid is not None:
@@ -703,7 +772,7 @@ class EngineServer:
         if sid is None:
             return _error(EngineErrorCode.BAD_REQUEST, cors)
         conn = self._open(request, sid)
-        headers = _TEXT_HEADERS + cors
+        headers = (_BINARY_HEADERS if conn.binary_payloads else _TEXT_HEADERS) + cors
         if self._initial_headers or self._headers:
             cookie = self._cookie(conn)
             headers = headers + self._extra_headers(request, dict(cookie))
@@ -711,7 +780,14 @@ class EngineServer:
             headers += self._cookie(conn)
         body = b"0" + self._open_payload(conn, self._upgrades).encode()
         conn.handler = self.handler.on_connection(conn)
-        if conn._outbox:
+        if conn.protocol == 3:
+            outbox = conn._outbox
+            conn._outbox = []
+            conn._outbox_bytes = 0
+            body = _v3_payload(outbox, conn.binary_payloads, body.decode())
+            if body[:1] not in (b"\x00", b"\x01"):
+                headers[0] = _TEXT_HEADERS[0]
+        elif conn._outbox:
             # the layer above already wrote (e.g. a server-side CONNECT): send it with the open packet
             segments = [body.decode()]
             for message in conn._outbox:
@@ -749,7 +825,8 @@ class EngineServer:
         return self._new_sid(request)
 
     def _open(self, request: HttpRequest, sid: EngineSid) -> EngineConnection:
-        conn = EngineConnection(self, sid, request, self.loop.time())
+        protocol = 4 if request.query.get("EIO") == "4" else 3  # as the official server: 3 by default
+        conn = EngineConnection(self, sid, request, self.loop.time(), protocol)
         self.connections[sid] = conn
         conn._schedule()
         return conn
@@ -788,7 +865,7 @@ class EngineServer:
             return _error(EngineErrorCode.UNKNOWN_SID, cors)
         headers = _TEXT_HEADERS + cors
         if conn.session.state is SessionState.PROBED:
-            return self._respond(request, headers, b"6")
+            return self._respond(request, headers, conn._control_body(b"6"))
         future: asyncio.Future[bytes] = self.loop.create_future()
         conn._poll = future
         if conn._outbox:
@@ -801,6 +878,8 @@ class EngineServer:
                 if not conn.session.closed and conn.ws is None:
                     conn._finish_close(CloseReason.TRANSPORT_CLOSE, None)
             raise
+        if conn.protocol == 3 and body[:1] in (b"\x00", b"\x01"):
+            headers = _BINARY_HEADERS + cors  # a v3 binary payload
         return self._respond(request, headers, body)
 
     def _post(
@@ -816,9 +895,7 @@ class EngineServer:
         conn._posting = True
         try:
             try:
-                packets = decode_payload(
-                    request.body.decode("utf-8"), max_packets=self.config.limits.max_packets_per_payload
-                )
+                packets = self._decode_post(conn, request)
             except (UnicodeDecodeError, RemoteProtocolError) as exc:
                 logger.info("closing %s: bad payload (%s)", conn.sid, exc)
                 conn._finish_close(CloseReason.PARSE_ERROR, b"1")
@@ -837,6 +914,14 @@ class EngineServer:
         finally:
             conn._posting = False
         return self._respond(request, [("Content-Type", "text/html"), *cors], b"ok")
+
+    def _decode_post(self, conn: EngineConnection, request: HttpRequest) -> list[EnginePacket]:
+        max_packets = self.config.limits.max_packets_per_payload
+        if conn.protocol == 3:
+            if request.headers.get("content-type", "").startswith("application/octet-stream"):
+                return decode_binary_payload(request.body, max_packets=max_packets)
+            return decode_text_payload(request.body.decode("utf-8"), max_packets=max_packets)
+        return decode_payload(request.body.decode("utf-8"), max_packets=max_packets)
 
     # -- WebSocket -----------------------------------------------------------------------------
 
