@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .engine.config import CookieConfig, CorsConfig, Limits
+from .engine.config import CookieConfig, CorsConfig, HttpCompression, Limits
 from .exceptions import AckTimeout, ConnectionRefused
 from .server.broadcast import BroadcastOperator
 from .server.namespace import Namespace
@@ -26,6 +26,7 @@ __all__ = [
     "CookieConfig",
     "CorsConfig",
     "DisconnectReason",
+    "HttpCompression",
     "Limits",
     "Namespace",
     "Server",

@@ -29,6 +29,7 @@ from ..protocol.engineio_packets import (
     decode_payload,
     encode_payload_packet,
 )
+from ..protocol.http_compression import decode_body
 from ..protocol.websocket_frames import (
     FrameReader,
     Opcode,
@@ -41,7 +42,7 @@ from ..protocol.websocket_frames import (
     generate_mask,
 )
 from ..protocol.wire import WireMessage
-from .http import HttpConnection, open_stream
+from .http import HttpConnection, HttpResult, open_stream
 
 __all__ = ["EngineClient", "EngineError", "EngineOptions", "TransportName"]
 
@@ -58,6 +59,7 @@ _PONG = EnginePacketType.PONG
 _MESSAGE = EnginePacketType.MESSAGE
 _OPEN = EnginePacketType.OPEN
 _CLOSE = EnginePacketType.CLOSE
+_MAX_RESPONSE = 100 * 1024 * 1024  # the most a compressed poll response may expand to
 
 
 class EngineError(ConnectionError):
@@ -274,10 +276,28 @@ class _PollingTransport(_Transport):
     def _headers(self) -> list[tuple[str, str]]:
         return [("Accept", "*/*"), *self._options.headers]
 
+    def _get_headers(self) -> list[tuple[str, str]]:
+        headers = self._headers()
+        if not any(name.lower() == "accept-encoding" for name, _ in headers):
+            headers.append(("Accept-Encoding", "gzip, deflate"))  # the server's httpCompression
+        return headers
+
+    @staticmethod
+    def _body(result: HttpResult) -> str:
+        """A GET's payload, decompressed when the server compressed it."""
+        body = result.body
+        encoding = result.headers.get("content-encoding")
+        if encoding is not None and encoding.strip().lower() != "identity":
+            try:
+                body = decode_body(body, encoding, _MAX_RESPONSE)
+            except ValueError as exc:
+                raise EngineError(f"invalid compressed response: {exc}") from None
+        return body.decode()
+
     async def handshake(self) -> list[EnginePacket]:
         """The opening GET; returns its packets (an OPEN first)."""
         result = await self._get.request(
-            "GET", self._options.target("polling", None), self._headers(), timeout=self._options.timeout
+            "GET", self._options.target("polling", None), self._get_headers(), timeout=self._options.timeout
         )
         if result.status != 200:
             self._get.close()
@@ -285,8 +305,8 @@ class _PollingTransport(_Transport):
                 f"handshake failed with status {result.status}", status=result.status, body=result.body
             )
         try:
-            return decode_payload(result.body.decode())
-        except (UnicodeDecodeError, RemoteProtocolError) as exc:
+            return decode_payload(self._body(result))
+        except (UnicodeDecodeError, RemoteProtocolError, EngineError) as exc:
             self._get.close()
             raise EngineError("invalid handshake response") from exc
 
@@ -297,13 +317,13 @@ class _PollingTransport(_Transport):
         try:
             while not self._closed and not self._pausing:
                 result = await self._get.request(
-                    "GET", self._options.target("polling", self.sid), self._headers()
+                    "GET", self._options.target("polling", self.sid), self._get_headers()
                 )
                 if self._closed:
                     return
                 if result.status != 200:
                     raise EngineError(f"poll failed with status {result.status}", status=result.status)
-                for packet in decode_payload(result.body.decode()):
+                for packet in decode_payload(self._body(result)):
                     if packet.type is _CLOSE:
                         self._fail("transport close", None)
                         return

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..protocol.socketio_packets import DecodeLimits
 
-__all__ = ["CookieConfig", "CorsConfig", "EngineConfig", "Limits"]
+__all__ = ["CookieConfig", "CorsConfig", "EngineConfig", "HttpCompression", "Limits"]
 
 AllowRequest = Callable[[Any], Awaitable[Any]]
 """``async (request: HttpRequest) -> bool | str | None``: ``False`` or a message refuses the handshake."""
@@ -45,6 +45,25 @@ class CookieConfig:
     path: str = "/"
     http_only: bool = True
     same_site: str = "Lax"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCompression:
+    """Compression of long-polling responses, as the official server's ``httpCompression`` option.
+
+    A response of at least ``threshold`` bytes is compressed with gzip or deflate, whichever the
+    request's ``Accept-Encoding`` prefers, at zlib ``level`` (-1: zlib's default, 6). Messages sent with
+    ``compress(False)`` are not compressed (a response is when any of its packets may be).
+    """
+
+    threshold: int = 1024
+    level: int = -1
+
+    def __post_init__(self) -> None:
+        if self.threshold < 0:
+            raise ValueError("threshold must be >= 0")
+        if not -1 <= self.level <= 9:
+            raise ValueError("level must be -1 (zlib's default) or 0..9")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +118,8 @@ class EngineConfig:
     cors: CorsConfig | None = None
     allow_request: AllowRequest | None = None
     limits: Limits = field(default_factory=Limits)
+    http_compression: HttpCompression | None = field(default_factory=HttpCompression)
+    """``None``: polling responses are never compressed."""
 
     def __post_init__(self) -> None:
         for name in self.transports:

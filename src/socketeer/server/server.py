@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..adapters.base import Adapter
 from ..adapters.memory import InMemoryAdapter, SessionAwareAdapter
-from ..engine.config import AllowRequest, CookieConfig, CorsConfig, EngineConfig, Limits
+from ..engine.config import AllowRequest, CookieConfig, CorsConfig, EngineConfig, HttpCompression, Limits
 from ..protocol.parser import JsonParser, Parser
 from ..sio.handlers import Handler
 from ..transports.engine_server import CloseReason, EngineConnection, EngineServer
@@ -83,7 +83,8 @@ class Server:
 
     Options mirror the official server (times in seconds): ``path``, ``transports``, ``allow_upgrades``,
     ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``max_http_buffer_size``, ``cookie``, ``cors``,
-    ``allow_request``, ``connect_timeout``, plus ``adapter`` (a factory taking the namespace), ``parser``
+    ``allow_request``, ``http_compression`` (``True``, ``False`` or :class:`HttpCompression`),
+    ``connect_timeout``, plus ``adapter`` (a factory taking the namespace), ``parser``
     and ``limits``. Unknown options are a ``TypeError``.
     """
 
@@ -102,6 +103,7 @@ class Server:
         cors: CorsConfig | dict[str, Any] | None = None,
         allow_request: AllowRequest | None = None,
         limits: Limits | None = None,
+        http_compression: HttpCompression | dict[str, Any] | bool = True,
         # Socket.IO
         connect_timeout: float = 45.0,
         adapter: AdapterFactory | None = None,
@@ -116,6 +118,10 @@ class Server:
         if isinstance(cors, dict):
             cors = CorsConfig(**cors)
         limits = limits or Limits()
+        if http_compression is True:
+            http_compression = HttpCompression()
+        elif isinstance(http_compression, dict):
+            http_compression = HttpCompression(**http_compression)
         self.engine_config = EngineConfig(
             path=path,
             transports=tuple(transports),
@@ -128,6 +134,7 @@ class Server:
             cors=cors,
             allow_request=allow_request,
             limits=limits,
+            http_compression=http_compression or None,
         )
         if connect_timeout <= 0:
             raise ValueError("connect_timeout must be positive")

@@ -22,6 +22,7 @@ from ..exceptions import ConnectionRefused, RemoteProtocolError
 from ..protocol.engineio_errors import EngineErrorCode, error_body, error_status
 from ..protocol.engineio_handshake import OpenPayload
 from ..protocol.engineio_packets import EnginePacketType, decode_payload
+from ..protocol.http_compression import choose_encoding, encode_body
 from ..protocol.wire import WireMessage
 from .cors import cors_headers, preflight_headers
 from .ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketPort
@@ -82,6 +83,7 @@ class EngineConnection:
     """One Engine.IO session: the current transport, the heartbeat timer, the polling buffers."""
 
     __slots__ = (
+        "_compress_poll",
         "_outbox",
         "_outbox_bytes",
         "_lingering",
@@ -112,6 +114,7 @@ class EngineConnection:
         self._lingering = False
         self._overflowed = False
         self._poll: asyncio.Future[bytes] | None = None
+        self._compress_poll = True  # whether the body the poll was answered with may be compressed
         self._posting = False
         self._timer: asyncio.TimerHandle | None = None
 
@@ -186,11 +189,15 @@ class EngineConnection:
         if len(outbox) == 1 and outbox[0].text is not None and not outbox[0].binaries:
             text = outbox[0].text
             assert text is not None
+            self._compress_poll = outbox[0].compress
             poll.set_result(text)
             return
         segments: list[str] = []
+        compress = False
         for message in outbox:
             segments.extend(message.segments())
+            compress = compress or message.compress
+        self._compress_poll = compress
         poll.set_result("\x1e".join(segments).encode())
 
     def _answer_poll(self, body: bytes) -> None:
@@ -198,6 +205,7 @@ class EngineConnection:
         if poll is not None:
             self._poll = None
             if not poll.done():
+                self._compress_poll = False  # control packets only
                 poll.set_result(body)
 
     # -- timers --------------------------------------------------------------------------------
@@ -536,7 +544,7 @@ class EngineServer:
             if conn.session.closed and not conn._lingering:
                 return _error(EngineErrorCode.UNKNOWN_SID, cors)
         if request.method == "GET":
-            return await self._poll(conn, cors)
+            return await self._poll(conn, cors, request)
         if request.method == "POST":
             return self._post(conn, request, cors)
         return _error(EngineErrorCode.BAD_REQUEST, cors)
@@ -557,7 +565,7 @@ class EngineServer:
             conn._outbox = []
             conn._outbox_bytes = 0
             body = "\x1e".join(segments).encode()
-        return HttpResponse(200, headers, body)
+        return self._payload_response(request, headers, body, True)
 
     def _open(self, request: HttpRequest) -> EngineConnection:
         sid = EngineSid(self._generate_id())
@@ -589,14 +597,32 @@ class EngineServer:
             value += f"; SameSite={cookie.same_site}"
         return [("Set-Cookie", value)]
 
-    async def _poll(self, conn: EngineConnection, cors: list[tuple[str, str]]) -> HttpResponse:
+    def _payload_response(
+        self, request: HttpRequest, headers: list[tuple[str, str]], body: bytes, compress: bool
+    ) -> HttpResponse:
+        """A poll's 200 response, compressed as ``http_compression`` and the request's Accept-Encoding say
+        (as the official polling transport: only at ``threshold`` bytes or more, and not when every
+        packet of the payload was sent with ``compress(False)``)."""
+        options = self.config.http_compression
+        if options is None or not compress or len(body) < options.threshold:
+            return HttpResponse(200, headers, body)
+        encoding = choose_encoding(request.headers.get("accept-encoding"))
+        if encoding is None:
+            return HttpResponse(200, headers, body)
+        return HttpResponse(
+            200, [*headers, ("Content-Encoding", encoding)], encode_body(body, encoding, options.level)
+        )
+
+    async def _poll(
+        self, conn: EngineConnection, cors: list[tuple[str, str]], request: HttpRequest
+    ) -> HttpResponse:
         if conn._poll is not None:
             logger.info("closing %s: overlapping polls", conn.sid)
             conn._finish_close(CloseReason.TRANSPORT_ERROR, b"1")
             return _error(EngineErrorCode.BAD_REQUEST, cors)
         if conn.session.closed:
             if conn._lingering:
-                return HttpResponse(200, _TEXT_HEADERS + cors, conn._take_final_poll())
+                return self._payload_response(request, _TEXT_HEADERS + cors, conn._take_final_poll(), True)
             return _error(EngineErrorCode.UNKNOWN_SID, cors)
         headers = _TEXT_HEADERS + cors
         if conn.session.state is SessionState.PROBED:
@@ -613,7 +639,7 @@ class EngineServer:
                 if not conn.session.closed and conn.ws is None:
                     conn._finish_close(CloseReason.TRANSPORT_CLOSE, None)
             raise
-        return HttpResponse(200, headers, body)
+        return self._payload_response(request, headers, body, conn._compress_poll)
 
     def _post(
         self, conn: EngineConnection, request: HttpRequest, cors: list[tuple[str, str]]
