@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from urllib.parse import parse_qsl, unquote
 
 import httptools
@@ -31,11 +31,8 @@ from ..protocol.websocket_frames import (
 )
 from ..protocol.wire import WireMessage
 from ..transports.cors import origin_allowed
-from ..transports.engine_server import EngineServer
+from ..transports.engine_server import EngineHost, EngineServer
 from ..transports.ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketReceiver
-
-if TYPE_CHECKING:
-    from ..server.server import Server
 
 __all__ = ["HttpHandler", "StandaloneServer", "serve"]
 
@@ -392,7 +389,8 @@ class HttpProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        transport.write(build_handshake_response(key))
+        engine = self.server.engine
+        transport.write(build_handshake_response(key, engine.websocket_headers(request)))
         self._reader = FrameReader(max_message_size=self.server.engine.config.max_http_buffer_size)
         self.server.engine.accept_websocket(request, self)
         if rest:
@@ -528,11 +526,11 @@ class _RequestTooLarge(Exception):
 
 
 class StandaloneServer:
-    """A listening standalone server for one :class:`~socketeer.Server`."""
+    """A listening standalone server for one :class:`~socketeer.Server` or :class:`~socketeer.EngineIOServer`."""
 
     def __init__(
         self,
-        io: Server,
+        io: EngineHost,
         *,
         http_handler: HttpHandler | None = None,
         ssl: Any = None,
@@ -561,6 +559,7 @@ class StandaloneServer:
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False, backlog: int = 2048) -> None:
         self._loop = asyncio.get_running_loop()
+        await self.io.start()
         self._server = await self._loop.create_server(
             lambda: HttpProtocol(self),
             host,
@@ -646,7 +645,7 @@ def install_uvloop() -> bool:
 
 
 async def serve(
-    io: Server,
+    io: EngineHost,
     host: str = "127.0.0.1",
     port: int = 8000,
     *,
@@ -675,7 +674,7 @@ async def serve(
 
 
 def run(
-    io: Server,
+    io: EngineHost,
     host: str = "127.0.0.1",
     port: int = 8000,
     *,
