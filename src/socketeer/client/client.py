@@ -36,10 +36,17 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 from urllib.parse import parse_qsl, urlsplit
 
-from ..exceptions import AckTimeout, BufferFull, ConnectionRefused, NotConnected, RemoteProtocolError
+from ..exceptions import (
+    AckTimeout,
+    BufferFull,
+    ConnectionRefused,
+    InvalidPayload,
+    NotConnected,
+    RemoteProtocolError,
+)
 from ..protocol.parser import Decoder, JsonParser, Parser
 from ..protocol.socketio_packets import RESERVED_EVENTS, DecodeLimits, SocketPacket, SocketPacketType
-from ..sio.acks import AckResponder, ack_result
+from ..sio.acks import AckResponder, ack_result, reject_payload
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
 from ..transports.tasks import TaskGroupLite
@@ -94,7 +101,7 @@ class _Listeners:
                 if not entries:
                     del self._entries[event]
 
-    def fire(self, event: Any, args: list[Any], ack: AckResponder | None = None) -> bool:
+    def fire(self, event: Any, args: list[Any], ack: AckResponder | None = None, where: object = "") -> bool:
         entries = self._entries.get(event)
         if not entries:
             return False
@@ -104,7 +111,7 @@ class _Listeners:
             if not entries:
                 del self._entries[event]
         for spec, _ in snapshot:
-            invoke(self._tasks, spec, (), args, ack, event)
+            invoke(self._tasks, spec, (), args, ack, event, where)
         return True
 
 
@@ -115,9 +122,17 @@ def invoke(
     args: list[Any],
     ack: AckResponder | None,
     event: Any,
+    where: object = "",
 ) -> None:
     """Run one handler: inline when it is a plain function, as a task when it is async."""
-    call_args = spec.adapt(args)
+    if len(args) == spec.exact:
+        call_args = args
+    else:
+        try:
+            call_args = spec.adapt(args)
+        except InvalidPayload as exc:
+            reject_payload(exc, event, where, ack)
+            return
     try:
         if spec.wants_ack:
             result = spec.fn(*leading, *call_args, ack=ack if ack is not None else _no_ack)
@@ -824,11 +839,11 @@ class NamespaceSocket:
         if self._pid is not None and packet.id is None and args and isinstance(args[-1], str):
             self._last_offset = args.pop()  # the server's offset for connection state recovery
         for spec in list(self._any):
-            invoke(self._tasks, spec, (event,), args, None, event)
+            invoke(self._tasks, spec, (event,), args, None, event, self.id)
         ack = (
             AckResponder(self._send_ack, packet.id, f"on {self.namespace}") if packet.id is not None else None
         )
-        if not self._handlers.fire(event, args, ack) and ack is not None:
+        if not self._handlers.fire(event, args, ack, self.id) and ack is not None:
             logger.debug("no handler for %r, which asks for an acknowledgement", event)
 
     def _on_close(self, reason: DisconnectReason) -> None:

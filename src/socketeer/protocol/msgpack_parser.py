@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..exceptions import RemoteProtocolError
+from .models import to_plain
 from .socketio_packets import DecodeLimits, SocketPacket, SocketPacketType, valid_payload
 from .wire import WireMessage
 
@@ -56,6 +57,9 @@ def _default(value: Any) -> Any:
             raise TypeError("a naive datetime has no instant: give it a timezone to send it as a Date")
         ms = (value - _EPOCH) // timedelta(milliseconds=1)
         return _ExtType(0, _INT64.pack(ms))
+    plain = to_plain(value)  # pydantic models, dataclasses, enums
+    if plain is not value:
+        return plain
     raise TypeError(f"msgpack cannot carry a {type(value).__name__!r} value")
 
 

@@ -17,10 +17,10 @@ from ..adapters.base import (
     ServerSideAck,
     SocketDetails,
 )
-from ..exceptions import ConnectionRefused
+from ..exceptions import ConnectionRefused, InvalidPayload
 from ..protocol.socketio_packets import RESERVED_EVENTS, SocketPacket, SocketPacketType
 from ..protocol.wire import WireMessage
-from ..sio.acks import ack_result
+from ..sio.acks import ack_result, reject_payload
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
 from .broadcast import BroadcastOperator, RoomsLike, check_event_name
@@ -415,6 +415,9 @@ class Namespace:
     def _call(self, spec: HandlerSpec, socket: Socket, args: list[Any], event: str) -> None:
         try:
             result = spec.fn(socket, *spec.adapt(args))
+        except InvalidPayload as exc:
+            reject_payload(exc, event, socket.id, None)
+            return
         except Exception:
             logger.exception("error in %r handler %s on socket %s", event, spec.name, socket.id)
             return

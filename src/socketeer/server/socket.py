@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._types import Room, Sid
 from ..adapters.base import BroadcastFlags, BroadcastOptions, PersistedSession
-from ..exceptions import AckTimeout, NotConnected
+from ..exceptions import AckTimeout, InvalidPayload, NotConnected
 from ..protocol.socketio_packets import (
     RESERVED_EVENTS,
     SocketPacket,
@@ -20,7 +20,7 @@ from ..protocol.socketio_packets import (
     event_packet,
 )
 from ..protocol.wire import WireMessage
-from ..sio.acks import AckResponder, ack_result
+from ..sio.acks import AckResponder, ack_result, reject_payload
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
 from .broadcast import BroadcastOperator, RoomsLike, _rooms, check_event_name
@@ -493,7 +493,14 @@ class Socket:
         ack: AckResponder | None,
         event: str,
     ) -> None:
-        call_args = spec.adapt(args) if (spec.max_args is None or spec.max_args != len(args)) else args
+        if len(args) == spec.exact:
+            call_args = args
+        else:
+            try:
+                call_args = spec.adapt(args)
+            except InvalidPayload as exc:
+                reject_payload(exc, event, self.id, ack)
+                return
         try:
             if spec.wants_ack:
                 result = spec.fn(*leading, *call_args, ack=ack if ack is not None else _no_ack)
