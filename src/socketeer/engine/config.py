@@ -6,9 +6,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..protocol.permessage_deflate import PerMessageDeflate
 from ..protocol.socketio_packets import DecodeLimits
 
-__all__ = ["CookieConfig", "CorsConfig", "EngineConfig", "HttpCompression", "Limits"]
+__all__ = ["CookieConfig", "CorsConfig", "EngineConfig", "HttpCompression", "Limits", "PerMessageDeflate"]
 
 AllowRequest = Callable[[Any], Awaitable[Any]]
 """``async (request: HttpRequest) -> bool | str | None``: ``False`` or a message refuses the handshake."""
@@ -120,6 +121,8 @@ class EngineConfig:
     limits: Limits = field(default_factory=Limits)
     http_compression: HttpCompression | None = field(default_factory=HttpCompression)
     """``None``: polling responses are never compressed."""
+    per_message_deflate: PerMessageDeflate | None = None
+    """WebSocket compression on the standalone server (off by default, as in the official server)."""
 
     def __post_init__(self) -> None:
         for name in self.transports:

@@ -23,7 +23,7 @@ class WireMessage:
     (``emit`` after ``compress(False)``) keeps the message out of HTTP and WebSocket compression.
     """
 
-    __slots__ = ("_frames", "_segments", "binaries", "compress", "packet", "text", "volatile")
+    __slots__ = ("_frames", "_segments", "binaries", "compress", "deflated", "packet", "text", "volatile")
 
     def __init__(
         self,
@@ -37,6 +37,8 @@ class WireMessage:
         self.volatile = volatile
         self.compress = compress
         self.packet: Any = None  # the decoded form, when the sender kept it (for outgoing listeners)
+        # (settings, frames) of the last permessage-deflate compression shared between connections
+        self.deflated: tuple[object, bytes] | None = None
         self._frames: bytes | None = None
         self._segments: list[str] | None = None
 

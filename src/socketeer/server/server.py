@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..adapters.base import Adapter
 from ..adapters.memory import InMemoryAdapter, SessionAwareAdapter
-from ..engine.config import AllowRequest, CookieConfig, CorsConfig, EngineConfig, HttpCompression, Limits
+from ..engine.config import (
+    AllowRequest,
+    CookieConfig,
+    CorsConfig,
+    EngineConfig,
+    HttpCompression,
+    Limits,
+    PerMessageDeflate,
+)
 from ..protocol.parser import JsonParser, Parser
 from ..sio.handlers import Handler
 from ..transports.engine_server import CloseReason, EngineConnection, EngineServer
@@ -84,6 +92,7 @@ class Server:
     Options mirror the official server (times in seconds): ``path``, ``transports``, ``allow_upgrades``,
     ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``max_http_buffer_size``, ``cookie``, ``cors``,
     ``allow_request``, ``http_compression`` (``True``, ``False`` or :class:`HttpCompression`),
+    ``per_message_deflate`` (``False``, ``True`` or :class:`PerMessageDeflate`; standalone server only),
     ``connect_timeout``, plus ``adapter`` (a factory taking the namespace), ``parser``
     and ``limits``. Unknown options are a ``TypeError``.
     """
@@ -104,6 +113,7 @@ class Server:
         allow_request: AllowRequest | None = None,
         limits: Limits | None = None,
         http_compression: HttpCompression | dict[str, Any] | bool = True,
+        per_message_deflate: PerMessageDeflate | dict[str, Any] | bool = False,
         # Socket.IO
         connect_timeout: float = 45.0,
         adapter: AdapterFactory | None = None,
@@ -122,6 +132,10 @@ class Server:
             http_compression = HttpCompression()
         elif isinstance(http_compression, dict):
             http_compression = HttpCompression(**http_compression)
+        if per_message_deflate is True:
+            per_message_deflate = PerMessageDeflate()
+        elif isinstance(per_message_deflate, dict):
+            per_message_deflate = PerMessageDeflate(**per_message_deflate)
         self.engine_config = EngineConfig(
             path=path,
             transports=tuple(transports),
@@ -135,6 +149,7 @@ class Server:
             allow_request=allow_request,
             limits=limits,
             http_compression=http_compression or None,
+            per_message_deflate=per_message_deflate or None,
         )
         if connect_timeout <= 0:
             raise ValueError("connect_timeout must be positive")
