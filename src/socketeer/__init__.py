@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .engine.config import CookieConfig, CorsConfig, Limits
 from .exceptions import AckTimeout, ConnectionRefused
 from .server.broadcast import BroadcastOperator
+from .server.engineio import EngineIOServer, EngineIOSocket
 from .server.namespace import Namespace
 from .server.server import Server
 from .server.socket import Socket
@@ -26,6 +27,8 @@ __all__ = [
     "CookieConfig",
     "CorsConfig",
     "DisconnectReason",
+    "EngineIOServer",
+    "EngineIOSocket",
     "Limits",
     "Namespace",
     "Server",

@@ -12,29 +12,24 @@ import sys
 from typing import Any
 
 import socketeer
-from socketeer.engine.config import CorsConfig, EngineConfig
+from socketeer.engine.config import CorsConfig
 from socketeer.integrations.standalone import StandaloneServer, install_uvloop
-from socketeer.protocol.wire import WireMessage
-from socketeer.transports.engine_server import EngineConnection, EngineServer
 
 
-class _Echo:
-    def __init__(self, conn: EngineConnection) -> None:
-        self.conn = conn
+def engine_server() -> socketeer.EngineIOServer:
+    eio = socketeer.EngineIOServer(
+        path="/engine.io/",
+        ping_interval=0.3,
+        ping_timeout=0.2,
+        max_http_buffer_size=1_000_000,
+        cors={"origins": "*"},
+    )
 
-    def on_text(self, text: str) -> None:
-        self.conn.write(WireMessage(b"4" + text.encode()))
+    @eio.on("message")
+    def echo(socket: socketeer.EngineIOSocket, data: str | bytes) -> None:
+        socket.send(data)
 
-    def on_binary(self, data: bytes) -> None:
-        self.conn.write(WireMessage(None, (data,)))
-
-    def on_close(self, reason: str) -> None:
-        pass
-
-
-class _EchoHandler:
-    def on_connection(self, connection: EngineConnection) -> _Echo:
-        return _Echo(connection)
+    return eio
 
 
 def socketio_server() -> socketeer.Server:
@@ -64,12 +59,7 @@ def socketio_server() -> socketeer.Server:
 
 
 async def main(kind: str, port: int = 3000) -> None:
-    io = socketio_server()
-    if kind == "engine":
-        config = EngineConfig(path="/engine.io/", ping_interval=0.3, ping_timeout=0.2, cors=CorsConfig("*"))
-        io.engine = EngineServer(config, _EchoHandler())
-        io.engine_config = config
-    server = StandaloneServer(io)
+    server = StandaloneServer(engine_server() if kind == "engine" else socketio_server())
     await server.start("127.0.0.1", port)
     print(f"ready {kind} {port}", flush=True)
     await server.serve_forever()

@@ -248,7 +248,8 @@ def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
             continue
         name, sep, value = line.partition(":")
         if sep:
-            headers[name.strip().lower()] = value.strip()
+            key, value = name.strip().lower(), value.strip()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
     return int(parts[1]), headers
 
 

@@ -11,29 +11,28 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from urllib.parse import parse_qsl, unquote
 
 import httptools
 
 from ..protocol.websocket_frames import (
     FrameReader,
+    InvalidHandshake,
     Opcode,
     WebSocketProtocolError,
     build_close_frame,
     build_frame,
     build_handshake_response,
     build_text_frame,
+    check_handshake_request,
+    header_tokens,
     parse_close_payload,
-    validate_client_key,
 )
 from ..protocol.wire import WireMessage
 from ..transports.cors import origin_allowed
-from ..transports.engine_server import EngineServer
+from ..transports.engine_server import EngineHost, EngineServer
 from ..transports.ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketReceiver
-
-if TYPE_CHECKING:
-    from ..server.server import Server
 
 __all__ = ["HttpHandler", "StandaloneServer", "serve"]
 
@@ -52,6 +51,7 @@ _REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Payload Too Large",
+    426: "Upgrade Required",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -184,10 +184,15 @@ class HttpProtocol(asyncio.Protocol):
             if isinstance(too_large, _RequestTooLarge):
                 self._abort(too_large.status)
                 return
+            if isinstance(too_large, _Refused):
+                self._refuse(too_large.refusal)
+                return
             logger.debug("bad HTTP request: %s", exc)
             self._abort(400)
         except _RequestTooLarge as exc:
             self._abort(exc.status)
+        except _Refused as exc:
+            self._refuse(exc.refusal)
 
     def on_message_begin(self) -> None:
         self._arm_timer(self.server.request_timeout)  # each request, not only the first, must finish in time
@@ -222,6 +227,16 @@ class HttpProtocol(asyncio.Protocol):
         if parser is None or parser.should_upgrade():
             return
         request = self._request(parser.get_method().decode("ascii"))
+        headers = self._headers
+        if (
+            "websocket" in header_tokens(headers.get("upgrade")) or "sec-websocket-key" in headers
+        ) and self.server.is_engine_path(request.path):
+            # a WebSocket request the HTTP parser did not take as an upgrade (no Connection: upgrade,
+            # say): refused as the RFC says, rather than served as a poll
+            try:
+                check_handshake_request(request.method, parser.get_http_version(), headers)
+            except InvalidHandshake as exc:
+                raise _Refused(exc) from None
         keep_alive = parser.should_keep_alive()
         self._cancel_timer()
         if self._in_flight is not None:
@@ -282,6 +297,17 @@ class HttpProtocol(asyncio.Protocol):
             transport.write(render_response(HttpResponse(status), keep_alive=False))
             transport.close()
 
+    def _refuse(self, refusal: InvalidHandshake) -> None:
+        """Answer a WebSocket handshake that breaks RFC 6455 (400, or 426 for another version)."""
+        logger.debug("refusing a WebSocket handshake: %s", refusal)
+        transport = self.transport
+        self._parser = None
+        if transport is not None and not transport.is_closing():
+            headers = [("Content-Type", "text/plain"), *refusal.headers]
+            response = HttpResponse(refusal.status, headers, refusal.reason.encode())
+            transport.write(render_response(response, keep_alive=False))
+            transport.close()
+
     def _arm_timer(self, delay: float) -> None:
         self._cancel_timer()
         self._timer = asyncio.get_running_loop().call_later(delay, self._on_timeout)
@@ -308,15 +334,16 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._cancel_timer()
         request = self._request(parser.get_method().decode("ascii"))
+        http_version = parser.get_http_version()
         self._parser = None
         server = self.server
-        if not server.is_engine_path(request.path) or self._headers.get("upgrade", "").lower() != "websocket":
-            self._abort(404 if not server.is_engine_path(request.path) else 400)
+        if not server.is_engine_path(request.path):
+            self._abort(404)
             return
         try:
-            key = validate_client_key(self._headers.get("sec-websocket-key"))
-        except WebSocketProtocolError:
-            self._abort(400)
+            key = check_handshake_request(request.method, http_version, self._headers)
+        except InvalidHandshake as exc:
+            self._refuse(exc)
             return
         engine = server.engine
         if engine.config.allow_request is None and server.origin_allowed(request):
@@ -362,7 +389,8 @@ class HttpProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        transport.write(build_handshake_response(key))
+        engine = self.server.engine
+        transport.write(build_handshake_response(key, engine.websocket_headers(request)))
         self._reader = FrameReader(max_message_size=self.server.engine.config.max_http_buffer_size)
         self.server.engine.accept_websocket(request, self)
         if rest:
@@ -485,6 +513,12 @@ class HttpProtocol(asyncio.Protocol):
         return pending + self._wsize if self._paused or pending else self._wsize
 
 
+class _Refused(Exception):
+    def __init__(self, refusal: InvalidHandshake) -> None:
+        super().__init__(refusal)
+        self.refusal = refusal
+
+
 class _RequestTooLarge(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(status)
@@ -492,11 +526,11 @@ class _RequestTooLarge(Exception):
 
 
 class StandaloneServer:
-    """A listening standalone server for one :class:`~socketeer.Server`."""
+    """A listening standalone server for one :class:`~socketeer.Server` or :class:`~socketeer.EngineIOServer`."""
 
     def __init__(
         self,
-        io: Server,
+        io: EngineHost,
         *,
         http_handler: HttpHandler | None = None,
         ssl: Any = None,
@@ -525,6 +559,7 @@ class StandaloneServer:
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False, backlog: int = 2048) -> None:
         self._loop = asyncio.get_running_loop()
+        await self.io.start()
         self._server = await self._loop.create_server(
             lambda: HttpProtocol(self),
             host,
@@ -610,7 +645,7 @@ def install_uvloop() -> bool:
 
 
 async def serve(
-    io: Server,
+    io: EngineHost,
     host: str = "127.0.0.1",
     port: int = 8000,
     *,
@@ -639,7 +674,7 @@ async def serve(
 
 
 def run(
-    io: Server,
+    io: EngineHost,
     host: str = "127.0.0.1",
     port: int = 8000,
     *,

@@ -22,6 +22,7 @@ from enum import IntEnum
 __all__ = [
     "CloseCode",
     "FrameReader",
+    "InvalidHandshake",
     "Opcode",
     "WebSocketProtocolError",
     "accept_key",
@@ -32,9 +33,11 @@ __all__ = [
     "build_handshake_request",
     "build_handshake_response",
     "build_text_frame",
+    "check_handshake_request",
     "check_handshake_response",
     "generate_client_key",
     "generate_mask",
+    "header_tokens",
     "parse_close_payload",
     "validate_client_key",
 ]
@@ -528,21 +531,102 @@ def build_handshake_request(
     ).encode("latin-1")
 
 
-def check_handshake_response(status: int, headers: Mapping[str, str], key: str) -> None:
+def header_tokens(value: str | None) -> frozenset[str]:
+    """The comma-separated tokens of a header value (RFC 9110 5.6.1), stripped and lowercased."""
+    if not value:
+        return frozenset()
+    return frozenset(token for token in (part.strip().lower() for part in value.split(",")) if token)
+
+
+class InvalidHandshake(Exception):
+    """A client's opening handshake the server must refuse (RFC 6455 4.2.1-4.2.2).
+
+    Answer with ``status`` (400, or 426 for a version we do not speak) and ``headers``.
+    """
+
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+
+    def __init__(self, status: int, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(status, reason)
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+
+    def __str__(self) -> str:
+        return f"{self.reason} (HTTP {self.status})"
+
+
+_VERSION_HEADERS = (("Sec-WebSocket-Version", "13"),)
+
+
+def check_handshake_request(method: str, http_version: str, headers: Mapping[str, str]) -> str:
+    """Check a client's opening handshake (``headers`` keyed by lowercase name); return its key.
+
+    Every requirement of RFC 6455 4.2.1 is enforced: a ``GET`` over HTTP/1.1 or later, a ``Host``,
+    ``websocket`` among the ``Upgrade`` tokens and ``upgrade`` among the ``Connection`` tokens (both
+    case-insensitive), a ``Sec-WebSocket-Key`` that is the base64 of 16 bytes, and
+    ``Sec-WebSocket-Version: 13``. Raises :class:`InvalidHandshake`: status 426 with
+    ``Sec-WebSocket-Version: 13`` for a missing or other version (4.2.2 and 4.4), 400 for the rest.
+    """
+    if method != "GET":
+        raise InvalidHandshake(400, f"the opening handshake must be a GET request, not {method}")
+    major, _, minor = http_version.partition(".")
+    if not (major.isdigit() and minor.isdigit()) or (int(major), int(minor)) < (1, 1):
+        raise InvalidHandshake(400, f"the opening handshake needs HTTP/1.1 or later, not HTTP/{http_version}")
+    if not headers.get("host"):
+        raise InvalidHandshake(400, "missing Host header")
+    if "websocket" not in header_tokens(headers.get("upgrade")):
+        raise InvalidHandshake(400, "missing websocket token in the Upgrade header")
+    if "upgrade" not in header_tokens(headers.get("connection")):
+        raise InvalidHandshake(400, "missing upgrade token in the Connection header")
+    version = headers.get("sec-websocket-version")
+    if version is None or version.strip() != "13":
+        raise InvalidHandshake(
+            426,
+            "missing Sec-WebSocket-Version header"
+            if version is None
+            else f"unsupported Sec-WebSocket-Version {version.strip()[:20]!r}",
+            _VERSION_HEADERS,
+        )
+    try:
+        return validate_client_key(headers.get("sec-websocket-key"))
+    except WebSocketProtocolError as exc:
+        raise InvalidHandshake(400, exc.reason) from None
+
+
+def check_handshake_response(
+    status: int,
+    headers: Mapping[str, str],
+    key: str,
+    *,
+    extensions_offered: bool = False,
+    subprotocols: Sequence[str] = (),
+) -> None:
     """Check the server's answer to our upgrade request (``headers`` keyed by lowercase name).
 
-    Requires status 101, ``Upgrade: websocket``, an ``upgrade`` token in ``Connection``, the expected
-    ``Sec-WebSocket-Accept`` and no ``Sec-WebSocket-Extensions`` (none were offered). Raises
+    Requires status 101, ``websocket`` among the ``Upgrade`` tokens, ``upgrade`` among the ``Connection``
+    tokens and the expected ``Sec-WebSocket-Accept``. A ``Sec-WebSocket-Extensions`` answer is refused
+    unless ``extensions_offered`` (the caller then checks it against its offer), and a
+    ``Sec-WebSocket-Protocol`` unless it is one of the ``subprotocols`` offered. Raises
     :class:`WebSocketProtocolError` otherwise.
     """
     if status != 101:
         raise WebSocketProtocolError(1002, f"handshake answered with status {status}, expected 101")
-    if headers.get("upgrade", "").strip().lower() != "websocket":
-        raise WebSocketProtocolError(1002, "missing or invalid Upgrade header")
-    tokens = {token.strip().lower() for token in headers.get("connection", "").split(",")}
-    if "upgrade" not in tokens:
-        raise WebSocketProtocolError(1002, "missing or invalid Connection header")
-    if headers.get("sec-websocket-accept", "").strip() != accept_key(key):
-        raise WebSocketProtocolError(1002, "missing or invalid Sec-WebSocket-Accept header")
-    if headers.get("sec-websocket-extensions"):
+    if "websocket" not in header_tokens(headers.get("upgrade")):
+        raise WebSocketProtocolError(1002, "missing or invalid Upgrade header (no websocket token)")
+    if "upgrade" not in header_tokens(headers.get("connection")):
+        raise WebSocketProtocolError(1002, "missing or invalid Connection header (no upgrade token)")
+    accept = headers.get("sec-websocket-accept")
+    if accept is None:
+        raise WebSocketProtocolError(1002, "missing Sec-WebSocket-Accept header")
+    if accept.strip() != accept_key(key):
+        raise WebSocketProtocolError(1002, "wrong Sec-WebSocket-Accept header (not the answer to our key)")
+    if headers.get("sec-websocket-extensions") and not extensions_offered:
         raise WebSocketProtocolError(1002, "server selected an extension that was not offered")
+    protocol = headers.get("sec-websocket-protocol")
+    if protocol is not None and protocol.strip() not in subprotocols:
+        raise WebSocketProtocolError(
+            1002, f"server selected subprotocol {protocol.strip()[:40]!r}, which was not offered"
+        )

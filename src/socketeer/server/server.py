@@ -156,6 +156,7 @@ class Server:
         self._closers: list[Callable[[], Any]] = []
         self._namespace_listeners: list[Callable[[Namespace], Any]] = []
         self._closed = False
+        self._started = False
         self.sockets = self.of("/")
 
     def __repr__(self) -> str:
@@ -317,8 +318,29 @@ class Server:
     async def server_side_emit(self, event: str, *args: Any) -> None:
         await self.sockets.server_side_emit(event, *args)
 
-    async def server_side_emit_with_ack(self, event: str, *args: Any, timeout: float = 5.0) -> list[Any]:
+    async def server_side_emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
         return await self.sockets.server_side_emit_with_ack(event, *args, timeout=timeout)
+
+    @overload
+    def on_server_side_emit(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on_server_side_emit(self, event: str, handler: H) -> H: ...
+
+    def on_server_side_emit(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Handle a server-side event of the main namespace sent by another server of the cluster."""
+        if handler is None:
+            return self.sockets.on_server_side_emit(event)
+        return self.sockets.on_server_side_emit(event, handler)
+
+    async def server_count(self) -> int:
+        """How many Socket.IO servers the cluster has, this one included."""
+        return await self.sockets.server_count()
+
+    async def all_rooms(self) -> set[str]:
+        """The rooms of the main namespace on every server of the cluster."""
+        return await self.sockets.all_rooms()
 
     # -- running -------------------------------------------------------------------------------
 
@@ -336,6 +358,23 @@ class Server:
         from ..integrations.standalone import run  # the one upward import: a convenience entry point
 
         run(self, host, port, **options)
+
+    async def start(self) -> None:
+        """Start the adapters (a clustered one connects to its broker). The integrations call it before
+        they serve; a namespace created afterwards starts its adapter at once. Idempotent."""
+        if self._started:
+            return
+        self._started = True
+        for nsp in list(self._namespaces.values()):
+            await nsp.adapter.init()
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def _adapter_created(self, nsp: Namespace) -> None:
+        if self._started and not self._closed and not isinstance(nsp, ParentNamespace):
+            self._tasks.spawn(nsp.adapter.init())
 
     def add_closer(self, closer: Callable[[], Any]) -> None:
         """Called by integrations: something to stop when the server closes."""

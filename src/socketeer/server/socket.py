@@ -69,6 +69,46 @@ class Handshake:
     xdomain: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        """The official ``socket.handshake`` object, as clustered adapters send it between servers."""
+        out: dict[str, Any] = dict(self.extra)
+        out.update(
+            headers=self.headers,
+            time=self.time,
+            address=self.address,
+            xdomain=self.xdomain,
+            secure=self.secure,
+            issued=self.issued,
+            url=self.url,
+            query=self.query,
+            auth=self.auth,
+        )
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Handshake:
+        """The handshake of a socket on another server; missing or mistyped fields get empty values."""
+        src: dict[str, Any] = obj if isinstance(obj, dict) else {}
+
+        def mapping(key: str) -> dict[str, Any]:
+            value = src.get(key)
+            return dict(value) if isinstance(value, dict) else {}
+
+        issued = src.get("issued")
+        known = {"headers", "time", "address", "xdomain", "secure", "issued", "url", "query", "auth"}
+        return cls(
+            headers=mapping("headers"),
+            query=mapping("query"),
+            auth=mapping("auth"),
+            address=str(src.get("address", "")),
+            time=str(src.get("time", "")),
+            issued=int(issued) if isinstance(issued, (int, float)) and not isinstance(issued, bool) else 0,
+            url=str(src.get("url", "")),
+            secure=bool(src.get("secure", False)),
+            xdomain=bool(src.get("xdomain", False)),
+            extra={k: v for k, v in src.items() if k not in known},
+        )
+
 
 class Socket:
     """One client in one namespace.
@@ -509,7 +549,9 @@ class _SocketEmitter:
 
 
 class RemoteSocket:
-    """A socket as returned by ``fetch_sockets``: its identity and the operations it allows."""
+    """A socket as returned by ``fetch_sockets``, on this server or another one of the cluster: its
+    identity and the operations it allows, which go through the adapter (so they reach the server
+    the socket is on), as the official ``RemoteSocket``."""
 
     __slots__ = ("_namespace", "data", "handshake", "id", "rooms")
 
@@ -530,6 +572,17 @@ class RemoteSocket:
 
     def emit(self, event: str, *args: Any) -> None:
         self._operator().emit(event, *args)
+
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send ``event`` and return the client's acknowledgement (raises
+        :class:`~socketeer.exceptions.AckTimeout` after ``timeout`` seconds)."""
+        operator = self._operator()
+        if timeout is not None:
+            operator = operator.timeout(timeout)
+        responses = await operator.emit_with_ack(event, *args)
+        if not responses:
+            raise NotConnected(f"socket {self.id} is not connected")
+        return responses[0]
 
     async def join(self, rooms: RoomsLike) -> None:
         await self._namespace.adapter.add_sockets(BroadcastOptions(frozenset((self.id,))), _rooms((rooms,)))

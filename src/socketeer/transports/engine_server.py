@@ -9,10 +9,11 @@ above receives each new connection through :class:`EngineHandler` and its messag
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from .._types import EngineSid
@@ -26,7 +27,17 @@ from ..protocol.wire import WireMessage
 from .cors import cors_headers, preflight_headers
 from .ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketPort
 
-__all__ = ["ConnectionHandler", "EngineConnection", "EngineHandler", "EngineServer", "CloseReason"]
+__all__ = [
+    "CloseReason",
+    "ConnectionHandler",
+    "ConnectionObserver",
+    "EngineConnection",
+    "EngineHandler",
+    "EngineHost",
+    "EngineServer",
+    "HeadersListener",
+    "IdGenerator",
+]
 
 logger = logging.getLogger("socketeer.engine")
 
@@ -50,6 +61,14 @@ _TEXT_HEADERS = [("Content-Type", "text/plain; charset=UTF-8")]
 
 
 ConnectionErrorListener = Callable[[HttpRequest, EngineErrorCode, str], Any]
+HeadersListener = Callable[[dict[str, str], HttpRequest], Any]
+"""``fn(headers, request)``: add to (or change) ``headers``, the extra headers of the response."""
+IdGenerator = Callable[[HttpRequest], "str | Awaitable[str]"]
+"""``fn(request) -> str`` (or a coroutine function): the id of a new session."""
+
+
+def _default_id(request: HttpRequest) -> str:
+    return secrets.token_urlsafe(15)
 
 
 class ConnectionHandler(Protocol):
@@ -60,8 +79,33 @@ class ConnectionHandler(Protocol):
     def on_close(self, reason: str) -> None: ...
 
 
+class ConnectionObserver(Protocol):
+    """Watches one connection from the side (the admin UI's counters): what is sent, and upgrades."""
+
+    def on_sent(self, message: WireMessage) -> None:
+        """``message`` was queued on the transport (not called for heartbeats and dropped messages)."""
+        ...
+
+    def on_upgrade(self, transport: str) -> None:
+        """The connection moved to ``transport`` (``"websocket"``)."""
+        ...
+
+
 class EngineHandler(Protocol):
     def on_connection(self, connection: EngineConnection) -> ConnectionHandler: ...
+
+
+class EngineHost(Protocol):
+    """What the integrations serve: a :class:`~socketeer.Server` or an :class:`~socketeer.EngineIOServer`."""
+
+    engine: EngineServer
+    engine_config: EngineConfig
+
+    @property
+    def started(self) -> bool: ...
+    async def start(self) -> None: ...
+    def add_closer(self, closer: Callable[[], Any]) -> None: ...
+    async def close(self, timeout: float = ...) -> None: ...
 
 
 class _NullHandler:
@@ -92,6 +136,7 @@ class EngineConnection:
         "_server",
         "_timer",
         "handler",
+        "observer",
         "request",
         "session",
         "sid",
@@ -105,6 +150,7 @@ class EngineConnection:
         self.request = request
         self.session = ServerSession(now, config.ping_interval, config.ping_timeout, config.upgrade_timeout)
         self.handler: ConnectionHandler = _NULL_HANDLER
+        self.observer: ConnectionObserver | None = None
         self.ws: WebSocketPort | None = None
         self._probe: _UpgradeProbe | None = None
         self._outbox: list[WireMessage] = []
@@ -144,6 +190,8 @@ class EngineConnection:
                 self._overflow("send buffer")
                 return
             ws.write(message)
+            if self.observer is not None:
+                self.observer.on_sent(message)
             return
         if self.session.closed:
             return
@@ -155,6 +203,8 @@ class EngineConnection:
             return
         self._outbox.append(message)
         self._outbox_bytes += size
+        if self.observer is not None:
+            self.observer.on_sent(message)
         if self._poll is not None:
             self._flush_poll()
 
@@ -357,6 +407,11 @@ class _UpgradeProbe:
             for message in outbox:
                 self.port.write(message)
             conn._schedule()
+            if conn.observer is not None:
+                try:
+                    conn.observer.on_upgrade("websocket")
+                except Exception:
+                    logger.exception("error in the upgrade observer of %s", conn.sid)
         else:
             logger.info("aborting upgrade of %s: unexpected packet %r", conn.sid, text[:20])
             self._abort()
@@ -380,6 +435,25 @@ class _UpgradeProbe:
         self.port.close(1002)
 
 
+class _PendingOpen:
+    """The receiver of a new WebSocket while an asynchronous ``generate_id`` runs: the client sends
+    nothing before the open packet, so only a close matters."""
+
+    __slots__ = ("closed",)
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def on_ws_text(self, text: str) -> None:
+        pass
+
+    def on_ws_binary(self, data: bytes) -> None:
+        pass
+
+    def on_ws_close(self, reason: str) -> None:
+        self.closed = True
+
+
 def _error(code: EngineErrorCode, extra: list[tuple[str, str]], message: str | None = None) -> HttpResponse:
     return HttpResponse(
         error_status(code), [("Content-Type", "application/json"), *extra], error_body(code, message)
@@ -395,13 +469,17 @@ class EngineServer:
         handler: EngineHandler,
         *,
         loop: asyncio.AbstractEventLoop | None = None,
-        generate_id: Callable[[], str] | None = None,
+        generate_id: IdGenerator | None = None,
     ) -> None:
         self.config = config
         self.handler = handler
         self._loop = loop
         self.connections: dict[EngineSid, EngineConnection] = {}
-        self._generate_id = generate_id or (lambda: secrets.token_urlsafe(15))
+        self.generate_id: IdGenerator = generate_id or _default_id
+        """The id of each new session, as the official ``io.engine.generateId``: ``fn(request)``
+        returning a string, or a coroutine function; replace it to use your own ids."""
+        self._initial_headers: list[HeadersListener] = []
+        self._headers: list[HeadersListener] = []
         self._upgrades = ["websocket"] if config.allow_upgrades and "websocket" in config.transports else []
         self._handshakes: dict[str, tuple[float, int]] = {}
         self._error_listeners: list[ConnectionErrorListener] = []
@@ -505,6 +583,54 @@ class EngineServer:
         self._error_listeners.append(listener)
         return listener
 
+    def on_initial_headers(self, listener: HeadersListener) -> HeadersListener:
+        """Call ``listener(headers, request)`` before the response to each handshake (polling or
+        WebSocket) is written: what it puts in the ``headers`` dict is sent with the response (the
+        official ``initial_headers`` event); usable as a decorator."""
+        self._initial_headers.append(listener)
+        return listener
+
+    def on_headers(self, listener: HeadersListener) -> HeadersListener:
+        """Call ``listener(headers, request)`` before every successful Engine.IO response (the handshake,
+        each poll and post, and every WebSocket's ``101``) is written; what it puts in ``headers`` is
+        sent (the official ``headers`` event); usable as a decorator."""
+        self._headers.append(listener)
+        return listener
+
+    def _extra_headers(self, request: HttpRequest, initial: dict[str, str] | None) -> list[tuple[str, str]]:
+        """The listeners' headers for one response; ``initial`` (for a handshake) is what the engine
+        itself adds (the cookie), given to the listeners first."""
+        headers = {} if initial is None else initial
+        try:
+            if initial is not None:
+                for listener in self._initial_headers:
+                    listener(headers, request)
+            for listener in self._headers:
+                listener(headers, request)
+        except Exception:
+            logger.exception("error in a headers listener")
+        extra = []
+        for name, value in headers.items():
+            name, value = str(name), str(value)
+            if not name or any(c in name for c in "\r\n: ") or "\r" in value or "\n" in value:
+                logger.error("dropping the invalid header %r from a headers listener", name)
+                continue
+            extra.append((name, value))
+        return extra
+
+    def websocket_headers(self, request: HttpRequest) -> list[tuple[str, str]]:
+        """The extra headers of the ``101`` answering a WebSocket request that passed the checks."""
+        if not self._headers and not self._initial_headers:
+            return []
+        return self._extra_headers(request, {} if request.query.get("sid") is None else None)
+
+    def _respond(
+        self, request: HttpRequest, headers: list[tuple[str, str]], body: bytes, status: int = 200
+    ) -> HttpResponse:
+        if self._headers:
+            headers = headers + self._extra_headers(request, None)
+        return HttpResponse(status, headers, body)
+
     def _report(self, request: HttpRequest, response: HttpResponse) -> None:
         try:
             error = json.loads(response.body)
@@ -543,7 +669,7 @@ class EngineServer:
             if conn.session.closed and not conn._lingering:
                 return _error(EngineErrorCode.UNKNOWN_SID, cors)
         if request.method == "GET":
-            return await self._poll(conn, cors)
+            return await self._poll(conn, request, cors)
         if request.method == "POST":
             return self._post(conn, request, cors)
         return _error(EngineErrorCode.BAD_REQUEST, cors)
@@ -552,8 +678,16 @@ class EngineServer:
         refusal = await self._allow(request)
         if refusal is not None:
             return _error(EngineErrorCode.FORBIDDEN, cors, refusal)
-        conn = self._open(request)
-        headers = _TEXT_HEADERS + cors + self._cookie(conn)
+        sid = await self._new_sid(request)
+        if sid is None:
+            return _error(EngineErrorCode.BAD_REQUEST, cors)
+        conn = self._open(request, sid)
+        headers = _TEXT_HEADERS + cors
+        if self._initial_headers or self._headers:
+            cookie = self._cookie(conn)
+            headers = headers + self._extra_headers(request, dict(cookie))
+        else:
+            headers += self._cookie(conn)
         body = b"0" + self._open_payload(conn, self._upgrades).encode()
         conn.handler = self.handler.on_connection(conn)
         if conn._outbox:
@@ -566,10 +700,34 @@ class EngineServer:
             body = "\x1e".join(segments).encode()
         return HttpResponse(200, headers, body)
 
-    def _open(self, request: HttpRequest) -> EngineConnection:
-        sid = EngineSid(self._generate_id())
-        while sid in self.connections:
-            sid = EngineSid(self._generate_id())
+    async def _new_sid(self, request: HttpRequest) -> EngineSid | None:
+        """A fresh session id from :attr:`generate_id`, or ``None`` when it failed (logged)."""
+        for _ in range(10):
+            try:
+                result = self.generate_id(request)
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception:
+                logger.exception("generate_id raised; refusing the handshake")
+                return None
+            if not isinstance(result, str) or not result:
+                logger.error("generate_id returned %r, not a non-empty string", result)
+                return None
+            if EngineSid(result) not in self.connections:
+                return EngineSid(result)
+        logger.error("generate_id returned ids already in use")
+        return None
+
+    def _new_sid_now(self, request: HttpRequest) -> EngineSid | Awaitable[EngineSid | None] | None:
+        """As :meth:`_new_sid`, without a task when the generator is the (synchronous) default."""
+        if self.generate_id is _default_id:
+            sid = EngineSid(_default_id(request))
+            while sid in self.connections:
+                sid = EngineSid(_default_id(request))
+            return sid
+        return self._new_sid(request)
+
+    def _open(self, request: HttpRequest, sid: EngineSid) -> EngineConnection:
         conn = EngineConnection(self, sid, request, self.loop.time())
         self.connections[sid] = conn
         conn._schedule()
@@ -596,18 +754,20 @@ class EngineServer:
             value += f"; SameSite={cookie.same_site}"
         return [("Set-Cookie", value)]
 
-    async def _poll(self, conn: EngineConnection, cors: list[tuple[str, str]]) -> HttpResponse:
+    async def _poll(
+        self, conn: EngineConnection, request: HttpRequest, cors: list[tuple[str, str]]
+    ) -> HttpResponse:
         if conn._poll is not None:
             logger.info("closing %s: overlapping polls", conn.sid)
             conn._finish_close(CloseReason.TRANSPORT_ERROR, b"1")
             return _error(EngineErrorCode.BAD_REQUEST, cors)
         if conn.session.closed:
             if conn._lingering:
-                return HttpResponse(200, _TEXT_HEADERS + cors, conn._take_final_poll())
+                return self._respond(request, _TEXT_HEADERS + cors, conn._take_final_poll())
             return _error(EngineErrorCode.UNKNOWN_SID, cors)
         headers = _TEXT_HEADERS + cors
         if conn.session.state is SessionState.PROBED:
-            return HttpResponse(200, headers, b"6")
+            return self._respond(request, headers, b"6")
         future: asyncio.Future[bytes] = self.loop.create_future()
         conn._poll = future
         if conn._outbox:
@@ -620,7 +780,7 @@ class EngineServer:
                 if not conn.session.closed and conn.ws is None:
                     conn._finish_close(CloseReason.TRANSPORT_CLOSE, None)
             raise
-        return HttpResponse(200, headers, body)
+        return self._respond(request, headers, body)
 
     def _post(
         self, conn: EngineConnection, request: HttpRequest, cors: list[tuple[str, str]]
@@ -655,7 +815,7 @@ class EngineServer:
                     conn._on_control(f"{int(packet.type)}{data}", from_polling=True)
         finally:
             conn._posting = False
-        return HttpResponse(200, [("Content-Type", "text/html"), *cors], b"ok")
+        return self._respond(request, [("Content-Type", "text/html"), *cors], b"ok")
 
     # -- WebSocket -----------------------------------------------------------------------------
 
@@ -663,11 +823,13 @@ class EngineServer:
         """Take over a WebSocket whose request passed :meth:`verify` and ``allow_request``."""
         sid = request.query.get("sid")
         if sid is None:
-            conn = self._open(request)
-            conn.ws = port
-            port.receiver = conn
-            port.send_text("0" + self._open_payload(conn, []))
-            conn.handler = self.handler.on_connection(conn)
+            new_sid = self._new_sid_now(request)
+            if new_sid is None or isinstance(new_sid, str):
+                self._open_websocket(request, port, new_sid)
+            else:
+                pending = _PendingOpen()
+                port.receiver = pending
+                self.loop.create_task(self._open_websocket_later(request, port, pending, new_sid))
             return
         conn_or_none = self.connections.get(EngineSid(sid))
         if (
@@ -685,6 +847,30 @@ class EngineServer:
         port.receiver = probe
         conn.session.start_upgrade(self.loop.time())
         conn._schedule()
+
+    async def _open_websocket_later(
+        self,
+        request: HttpRequest,
+        port: WebSocketPort,
+        pending: _PendingOpen,
+        new_sid: Awaitable[EngineSid | None],
+    ) -> None:
+        sid = await new_sid
+        if not pending.closed:
+            self._open_websocket(request, port, sid)
+
+    def _open_websocket(self, request: HttpRequest, port: WebSocketPort, sid: EngineSid | None) -> None:
+        if sid is None:
+            port.receiver = NO_RECEIVER
+            port.close(1011)
+            if self._error_listeners:
+                self._report(request, _error(EngineErrorCode.BAD_REQUEST, []))
+            return
+        conn = self._open(request, sid)
+        conn.ws = port
+        port.receiver = conn
+        port.send_text("0" + self._open_payload(conn, []))
+        conn.handler = self.handler.on_connection(conn)
 
     async def allow_websocket(self, request: HttpRequest) -> HttpResponse | None:
         """Checks for a WebSocket request; ``None`` to accept, or the HTTP error to answer."""

@@ -1,6 +1,7 @@
-"""socketeer as a peer of the shared benchmark harness (its server contract: echo, ack, broadcast, join, room).
+"""socketeer as a benchmark peer: the handlers every peer implements (echo, ack, broadcast, join, room).
 
-Run: ``PORT=4000 python benchmarks/peer.py`` (standalone server, uvloop) or with ``--asgi`` under uvicorn.
+Run: ``PORT=4000 python benchmarks/peers/socketeer_peer.py`` (standalone server, uvloop) or with
+``--asgi`` the ASGI app under uvicorn.
 """
 
 from __future__ import annotations
