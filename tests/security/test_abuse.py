@@ -501,7 +501,8 @@ async def test_slow_body_is_cut_by_the_request_timeout(start_target: StartTarget
             "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n", id="no-key"
         ),
         pytest.param(
-            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\n", id="bad-key"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n",
+            id="bad-key",
         ),
         pytest.param(
             "Upgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
