@@ -421,19 +421,27 @@ class Server:
 
     async def close(self, timeout: float = 5.0) -> None:
         """Close every connection (clients see the close at once), let handlers finish up to ``timeout``
-        seconds, cancel what is left, and stop the integrations that were started."""
+        seconds, cancel what is left, and stop the integrations that were started.
+
+        Once closed, the server may be served again, from another event loop too (as the tests of an
+        application that share one module-level ``io`` do)."""
         if self._closed:
             return
         self._closed = True
-        self.engine.close_all(CloseReason.SERVER_SHUTTING_DOWN)
-        await self._tasks.cancel_all(timeout)
-        for nsp in list(self._namespaces.values()):
-            await nsp.adapter.close()
-        for closer in self._closers:
-            result = closer()
-            if inspect.isawaitable(result):
-                await result
-        await asyncio.sleep(0)
+        try:
+            self.engine.close_all(CloseReason.SERVER_SHUTTING_DOWN)
+            await self._tasks.cancel_all(timeout)
+            for nsp in list(self._namespaces.values()):
+                await nsp.adapter.close()
+            closers, self._closers = self._closers, []
+            for closer in closers:
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+            await asyncio.sleep(0)
+        finally:
+            self.engine.release_loop()
+            self._closed = False
 
     async def __aenter__(self) -> Server:
         return self

@@ -589,6 +589,13 @@ class EngineServer:
             loop = self._loop = asyncio.get_running_loop()
         return loop
 
+    def release_loop(self) -> None:
+        """Forget the event loop once every connection is closed: the next one binds to the loop running
+        then (a server closed and served again, as tests do)."""
+        if not self.connections:
+            self._loop = None
+            self._handshakes = {}  # timestamps of the old loop's clock
+
     def _forget(self, conn: EngineConnection) -> None:
         if self.connections.get(conn.sid) is conn:
             del self.connections[conn.sid]
