@@ -9,6 +9,7 @@ from __future__ import annotations
 import binascii
 from typing import Any
 
+from .engineio_stream import encode_stream_frame
 from .websocket_frames import build_binary_frame, build_text_frame
 
 __all__ = ["WireMessage"]
@@ -22,7 +23,7 @@ class WireMessage:
     ``volatile`` messages may be dropped by a transport that cannot send them now.
     """
 
-    __slots__ = ("_frames", "_segments", "binaries", "packet", "text", "volatile")
+    __slots__ = ("_frames", "_segments", "_stream", "binaries", "packet", "text", "volatile")
 
     def __init__(self, text: bytes | None, binaries: tuple[bytes, ...] = (), volatile: bool = False) -> None:
         self.text = text
@@ -31,6 +32,7 @@ class WireMessage:
         self.packet: Any = None  # the decoded form, when the sender kept it (for outgoing listeners)
         self._frames: bytes | None = None
         self._segments: list[str] | None = None
+        self._stream: bytes | None = None
 
     def ws_frames(self) -> bytes:
         """All packets as unmasked (server-side) WebSocket frames, concatenated."""
@@ -44,6 +46,15 @@ class WireMessage:
                 frames = b"".join([build_binary_frame(b) for b in self.binaries])
             self._frames = frames
         return frames
+
+    def stream_frames(self) -> bytes:
+        """All packets in the stream framing of the WebTransport transport, concatenated."""
+        stream = self._stream
+        if stream is None:
+            parts = [] if self.text is None else [encode_stream_frame(self.text)]
+            parts.extend(encode_stream_frame(b, binary=True) for b in self.binaries)
+            stream = self._stream = b"".join(parts)
+        return stream
 
     def segments(self) -> list[str]:
         """All packets as polling payload segments (text as is, binary as ``b<base64>``)."""
