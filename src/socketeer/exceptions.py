@@ -8,6 +8,7 @@
     │   └── RemoteProtocolError       the peer sent something that breaks the protocol
     │       └── PayloadTooLarge       the peer sent more than the configured limit
     ├── ConnectionRefused             raised by middleware: the client gets CONNECT_ERROR
+    ├── InvalidPayload (also ValueError) an event's data does not fit the handler's typed parameter
     ├── AckTimeout (also TimeoutError) no acknowledgement in time
     ├── NotConnected (also ConnectionError) the connection or socket is closed
     └── BufferFull                    an outgoing buffer reached its configured bound
@@ -21,6 +22,7 @@ __all__ = [
     "AckTimeout",
     "BufferFull",
     "ConnectionRefused",
+    "InvalidPayload",
     "LocalProtocolError",
     "NotConnected",
     "PayloadTooLarge",
@@ -60,6 +62,18 @@ class ConnectionRefused(SocketeerError):
         super().__init__(message)
         self.message = message
         self.data = data
+
+
+class InvalidPayload(SocketeerError, ValueError):
+    """Received data does not fit the model a handler's parameter is annotated with.
+
+    ``errors`` lists what is wrong, as ``{"loc": [parameter, key or index, ...], "msg": text}``.
+    """
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors: list[dict[str, Any]] = errors if errors is not None else []
 
 
 class AckTimeout(SocketeerError, TimeoutError):

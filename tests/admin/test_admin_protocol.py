@@ -153,6 +153,11 @@ async def test_config_all_sockets_and_stats(serve_socketeer: ServeSocketeer) -> 
         assert all(e["timestamp"] % 1000 == 0 for e in aggregated)
         assert any(e["type"] == "packetsIn" for e in aggregated)
         assert any(e["type"] == "bytesIn" and e["count"] > 0 for e in aggregated)
+        while not any(e["type"] == "packetsOut" for e in aggregated):
+            (stats,) = await log.next("server_stats", after=after)
+            after = log.index_of("server_stats", lambda a, s=stats: a[0] is s) + 1
+            aggregated.extend(stats["aggregatedEvents"])
+        assert any(e["type"] == "bytesOut" and e["count"] > 0 for e in aggregated)
     finally:
         await user.close()
         await admin.close()
@@ -200,7 +205,8 @@ async def test_live_socket_room_and_event_updates(serve_socketeer: ServeSocketee
 
 
 async def test_upgrade_is_reported(serve_socketeer: ServeSocketeer) -> None:
-    io, _ = make_app()
+    # no statistics tick during the test: the update comes from the upgrade itself
+    io, _ = make_app(stats_interval=60)
     url = await serve_socketeer(io)
     admin, log = await connect(url, "/admin")
     user, _ = await connect(url, transports=("polling", "websocket"))
@@ -211,6 +217,30 @@ async def test_upgrade_is_reported(serve_socketeer: ServeSocketeer) -> None:
     finally:
         await user.close()
         await admin.close()
+
+
+@pytest.mark.parametrize("transports", [("websocket",), ("polling",), ("polling", "websocket")])
+async def test_outgoing_packets_and_bytes_are_counted_as_the_official_server(
+    serve_socketeer: ServeSocketeer, transports: tuple[str, ...]
+) -> None:
+    io, state = make_app(stats_interval=60)
+    buffer = state["admin"].buffer
+    url = await serve_socketeer(io)
+    user, log = await connect(url, transports=transports)
+    try:
+        assert await user.emit_with_ack("hello", "world", b"\x01", timeout=TIMEOUT) == "ok"
+        await log.next("hi")
+        sid = user.id
+        counted: dict[str, int] = {}
+        for entry in buffer.take():
+            counted[entry["type"]] = counted.get(entry["type"], 0) + entry["count"]
+    finally:
+        await user.close()
+    # what the official server's packetCreate sees: each MESSAGE's data, each attachment (no heartbeats)
+    sent = [f'0{{"sid":"{sid}"}}', '51-["hi","world",{"_placeholder":true,"num":0}]', '30["ok"]']
+    assert counted["packetsOut"] == 4
+    assert counted["bytesOut"] == sum(len(p) for p in sent) + 1
+    assert counted["packetsIn"] >= 3
 
 
 async def test_dynamic_and_later_namespaces_are_watched(serve_socketeer: ServeSocketeer) -> None:

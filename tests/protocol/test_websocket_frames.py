@@ -28,6 +28,7 @@ from socketeer.protocol import websocket_frames as wf
 from socketeer.protocol.websocket_frames import (
     CloseCode,
     FrameReader,
+    InvalidHandshake,
     Opcode,
     WebSocketProtocolError,
     accept_key,
@@ -38,9 +39,11 @@ from socketeer.protocol.websocket_frames import (
     build_handshake_request,
     build_handshake_response,
     build_text_frame,
+    check_handshake_request,
     check_handshake_response,
     generate_client_key,
     generate_mask,
+    header_tokens,
     parse_close_payload,
     validate_client_key,
 )
@@ -106,6 +109,7 @@ def test_public_names() -> None:
     assert set(wf.__all__) == {
         "CloseCode",
         "FrameReader",
+        "InvalidHandshake",
         "Opcode",
         "WebSocketProtocolError",
         "accept_key",
@@ -116,9 +120,11 @@ def test_public_names() -> None:
         "build_handshake_request",
         "build_handshake_response",
         "build_text_frame",
+        "check_handshake_request",
         "check_handshake_response",
         "generate_client_key",
         "generate_mask",
+        "header_tokens",
         "parse_close_payload",
         "validate_client_key",
     }
@@ -977,6 +983,7 @@ def test_check_handshake_response_accepts_valid_answers() -> None:
         (101, {"sec-websocket-accept": None}),
         (101, {"sec-websocket-accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xoO="}),
         (101, {"sec-websocket-extensions": "permessage-deflate"}),
+        (101, {"sec-websocket-protocol": "chat"}),
     ],
 )
 def test_check_handshake_response_rejects(status: int, changes: dict[str, str | None]) -> None:
@@ -985,3 +992,81 @@ def test_check_handshake_response_rejects(status: int, changes: dict[str, str | 
     with pytest.raises(WebSocketProtocolError) as info:
         check_handshake_response(status, clean, GOOD_KEY)
     assert info.value.close_code == 1002
+
+
+def test_check_handshake_response_subprotocols_and_extensions_offered() -> None:
+    check_handshake_response(
+        101, {**GOOD_HEADERS, "sec-websocket-protocol": "chat"}, GOOD_KEY, subprotocols=["chat"]
+    )
+    headers = {**GOOD_HEADERS, "sec-websocket-extensions": "permessage-deflate"}
+    check_handshake_response(101, headers, GOOD_KEY, extensions_offered=True)
+
+
+def test_check_handshake_response_errors_say_what_is_wrong() -> None:
+    with pytest.raises(WebSocketProtocolError, match="wrong Sec-WebSocket-Accept"):
+        check_handshake_response(101, {**GOOD_HEADERS, "sec-websocket-accept": "x"}, GOOD_KEY)
+    with pytest.raises(WebSocketProtocolError, match="missing Sec-WebSocket-Accept"):
+        check_handshake_response(101, {"upgrade": "websocket", "connection": "upgrade"}, GOOD_KEY)
+
+
+def test_header_tokens() -> None:
+    assert header_tokens(None) == frozenset()
+    assert header_tokens(" Keep-Alive ,, UPGRADE ") == {"keep-alive", "upgrade"}
+
+
+REQUEST_HEADERS = {
+    "host": "example.com",
+    "upgrade": "websocket",
+    "connection": "Upgrade",
+    "sec-websocket-key": GOOD_KEY,
+    "sec-websocket-version": "13",
+}
+
+
+def test_check_handshake_request_returns_the_key() -> None:
+    assert check_handshake_request("GET", "1.1", REQUEST_HEADERS) == GOOD_KEY
+    headers = {**REQUEST_HEADERS, "upgrade": "foo, WebSocket", "connection": "keep-alive, upgrade"}
+    assert check_handshake_request("GET", "2.0", headers) == GOOD_KEY
+
+
+@pytest.mark.parametrize(
+    ("method", "version", "changes", "status"),
+    [
+        ("POST", "1.1", {}, 400),
+        ("GET", "1.0", {}, 400),
+        ("GET", "x", {}, 400),
+        ("GET", "1.1", {"host": None}, 400),
+        ("GET", "1.1", {"upgrade": None}, 400),
+        ("GET", "1.1", {"upgrade": "websocket2"}, 400),
+        ("GET", "1.1", {"connection": "keep-alive"}, 400),
+        ("GET", "1.1", {"sec-websocket-key": None}, 400),
+        ("GET", "1.1", {"sec-websocket-key": "AAAA"}, 400),
+        ("GET", "1.1", {"sec-websocket-version": None}, 426),
+        ("GET", "1.1", {"sec-websocket-version": "8"}, 426),
+    ],
+)
+def test_check_handshake_request_refusals(
+    method: str, version: str, changes: dict[str, str | None], status: int
+) -> None:
+    headers = {k: v for k, v in {**REQUEST_HEADERS, **changes}.items() if v is not None}
+    with pytest.raises(InvalidHandshake) as info:
+        check_handshake_request(method, version, headers)
+    assert info.value.status == status
+    assert info.value.headers == ((("Sec-WebSocket-Version", "13"),) if status == 426 else ())
+    assert str(info.value).endswith(f"(HTTP {status})")
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(sorted(REQUEST_HEADERS)), st.text(max_size=30)))
+def test_check_handshake_request_agrees_with_reference_server(changes: dict[str, str]) -> None:
+    """Whatever we accept, websockets' server accepts too (its checks are a subset of ours)."""
+    headers = {**REQUEST_HEADERS, **changes}
+    try:
+        key = check_handshake_request("GET", "1.1", headers)
+    except InvalidHandshake:
+        return
+    request = build_handshake_request("example.com", "/", key)
+    server = ServerProtocol()
+    server.receive_data(request)
+    [parsed] = server.events_received()
+    assert server.accept(parsed).status_code == 101

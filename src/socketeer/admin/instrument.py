@@ -32,7 +32,9 @@ from .._types import Room, Sid
 from ..adapters.base import RoomEvent
 from ..exceptions import ConnectionRefused
 from ..protocol.socketio_packets import RESERVED_EVENTS
+from ..protocol.wire import WireMessage
 from ..server.broadcast import BroadcastOperator
+from ..server.client import Client
 from ..server.namespace import Namespace
 from ..server.server import ParentNamespace, Server
 from ..server.socket import Socket
@@ -142,7 +144,6 @@ class Instrumentation:
         self._closed = False
         self._hooked: weakref.WeakSet[Namespace] = weakref.WeakSet()
         self._tracked: weakref.WeakSet[Socket] = weakref.WeakSet()
-        self._polling: weakref.WeakSet[Socket] = weakref.WeakSet()  # to tell the UI once they upgrade
         self._sessions: weakref.WeakKeyDictionary[Socket, str] = weakref.WeakKeyDictionary()
 
         self.admin = io.of(namespace_name)
@@ -274,8 +275,6 @@ class Instrumentation:
         if self._closed:
             return
         self._ensure_timer()
-        if self.development:
-            self._report_upgrades()
         self._emit("server_stats", self._stats(self.buffer.take()))
 
     def _stats(self, aggregated: list[dict[str, Any]]) -> dict[str, Any]:
@@ -297,15 +296,14 @@ class Instrumentation:
             ],
         }
 
-    def _report_upgrades(self) -> None:
-        for socket in list(self._polling):
-            if not socket.connected:
-                self._polling.discard(socket)
-            elif socket.transport != "polling":
-                self._polling.discard(socket)
+    def _upgraded(self, handler: ConnectionHandler, transport: str) -> None:
+        """A connection upgraded: its sockets' new transport, at once (the official ``upgrade`` hook)."""
+        if not self.development or not self.admin.sockets or not isinstance(handler, Client):
+            return
+        for socket in list(handler.sockets.values()):
+            if socket in self._tracked:
                 self._emit(
-                    "socket_updated",
-                    {"id": socket.id, "nsp": socket.namespace.name, "transport": socket.transport},
+                    "socket_updated", {"id": socket.id, "nsp": socket.namespace.name, "transport": transport}
                 )
 
     def _observe_engine(self) -> None:
@@ -346,8 +344,6 @@ class Instrumentation:
         self._hook_namespace(nsp)  # a child of a dynamic namespace, seen for the first time
         if isinstance(socket.data, dict):
             socket.data = _ObservedData(socket.data, weakref.ref(socket), self)
-        if socket.transport == "polling":
-            self._polling.add(socket)
         if self.admin.sockets:  # no one watching: skip the serialization
             self._emit("socket_connected", serialize_socket(socket), iso_now())
         name = nsp.name
@@ -364,7 +360,6 @@ class Instrumentation:
             socket.on_any_outgoing(sent)
 
         def disconnected(reason: str) -> None:
-            self._polling.discard(socket)
             self._emit("socket_disconnected", name, sid, reason, iso_now())
 
         socket.on("disconnect", disconnected)
@@ -463,7 +458,35 @@ class _EngineObserver:
         owner = self.owner
         owner.buffer.push("rawConnection")
         owner._ensure_timer()
-        return _CountingHandler(self.inner.on_connection(connection), owner.buffer)
+        handler = self.inner.on_connection(connection)
+        connection.observer = _SentCounter(handler, owner)
+        return _CountingHandler(handler, owner.buffer)
+
+
+class _SentCounter:
+    """Counts what the server sends, as the official ``packetCreate`` hook: one packet per Engine.IO
+    MESSAGE packet (each binary attachment is one), its data's bytes; heartbeats are not counted."""
+
+    __slots__ = ("handler", "owner")
+
+    def __init__(self, handler: ConnectionHandler, owner: Instrumentation) -> None:
+        self.handler = handler
+        self.owner = owner
+
+    def on_sent(self, message: WireMessage) -> None:
+        buffer = self.owner.buffer
+        text = message.text
+        packets = len(message.binaries)
+        size = sum(len(b) for b in message.binaries) if packets else 0
+        if text is not None and len(text) > 1 and text[:1] == b"4":  # empty data: not counted, as there
+            packets += 1
+            size += len(text) - 1
+        if packets:
+            buffer.push("packetsOut", None, packets)
+            buffer.push("bytesOut", None, size)
+
+    def on_upgrade(self, transport: str) -> None:
+        self.owner._upgraded(self.handler, transport)
 
 
 class _CountingHandler:

@@ -18,7 +18,8 @@ class EventBuffer:
     """Counts of engine events per second, type and sub-type, emptied by each ``server_stats``.
 
     Entries are ``{"timestamp": ms (whole second), "type", "subType"?, "count"}`` as the UI charts them
-    (``rawConnection``, ``rawDisconnection`` with the reason, ``packetsIn``, ``bytesIn``, ...).
+    (``rawConnection``, ``rawDisconnection`` with the reason, ``packetsIn``, ``bytesIn``, ``packetsOut``,
+    ``bytesOut``).
     """
 
     __slots__ = ("_buffer", "_clock")

@@ -36,10 +36,18 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 from urllib.parse import parse_qsl, urlsplit
 
-from ..exceptions import AckTimeout, BufferFull, ConnectionRefused, NotConnected, RemoteProtocolError
+from ..exceptions import (
+    AckTimeout,
+    BufferFull,
+    ConnectionRefused,
+    InvalidPayload,
+    NotConnected,
+    RemoteProtocolError,
+)
 from ..protocol.parser import Decoder, JsonParser, Parser
+from ..protocol.permessage_deflate import PerMessageDeflate
 from ..protocol.socketio_packets import RESERVED_EVENTS, DecodeLimits, SocketPacket, SocketPacketType
-from ..sio.acks import AckResponder, ack_result
+from ..sio.acks import AckResponder, ack_result, reject_payload
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
 from ..transports.tasks import TaskGroupLite
@@ -94,7 +102,7 @@ class _Listeners:
                 if not entries:
                     del self._entries[event]
 
-    def fire(self, event: Any, args: list[Any], ack: AckResponder | None = None) -> bool:
+    def fire(self, event: Any, args: list[Any], ack: AckResponder | None = None, where: object = "") -> bool:
         entries = self._entries.get(event)
         if not entries:
             return False
@@ -104,7 +112,7 @@ class _Listeners:
             if not entries:
                 del self._entries[event]
         for spec, _ in snapshot:
-            invoke(self._tasks, spec, (), args, ack, event)
+            invoke(self._tasks, spec, (), args, ack, event, where)
         return True
 
 
@@ -115,9 +123,17 @@ def invoke(
     args: list[Any],
     ack: AckResponder | None,
     event: Any,
+    where: object = "",
 ) -> None:
     """Run one handler: inline when it is a plain function, as a task when it is async."""
-    call_args = spec.adapt(args)
+    if len(args) == spec.exact:
+        call_args = args
+    else:
+        try:
+            call_args = spec.adapt(args)
+        except InvalidPayload as exc:
+            reject_payload(exc, event, where, ack)
+            return
     try:
         if spec.wants_ack:
             result = spec.fn(*leading, *call_args, ack=ack if ack is not None else _no_ack)
@@ -824,11 +840,11 @@ class NamespaceSocket:
         if self._pid is not None and packet.id is None and args and isinstance(args[-1], str):
             self._last_offset = args.pop()  # the server's offset for connection state recovery
         for spec in list(self._any):
-            invoke(self._tasks, spec, (event,), args, None, event)
+            invoke(self._tasks, spec, (event,), args, None, event, self.id)
         ack = (
             AckResponder(self._send_ack, packet.id, f"on {self.namespace}") if packet.id is not None else None
         )
-        if not self._handlers.fire(event, args, ack) and ack is not None:
+        if not self._handlers.fire(event, args, ack, self.id) and ack is not None:
             logger.debug("no handler for %r, which asks for an acknowledgement", event)
 
     def _on_close(self, reason: DisconnectReason) -> None:
@@ -879,7 +895,9 @@ class AsyncClient(NamespaceSocket):
 
     - connection: ``path``, ``transports`` (``("polling", "websocket")`` starts with polling and upgrades;
       ``("websocket",)`` for WebSocket only), ``upgrade``, ``headers``, ``query``, ``ssl`` (an
-      ``SSLContext``, or ``True`` for the default context; implied by https/wss), ``timeout``;
+      ``SSLContext``, or ``True`` for the default context; implied by https/wss), ``timeout``,
+      ``per_message_deflate`` (offered by default, as the official client; ``False`` not to offer it, or
+      :class:`~socketeer.PerMessageDeflate` options);
     - ``auth``: a dict, or a (sync or async) callable evaluated at each (re)connection;
     - reconnection: ``reconnection``, ``reconnection_attempts``, ``reconnection_delay``,
       ``reconnection_delay_max``, ``randomization_factor`` (``random`` injects the random source);
@@ -913,6 +931,7 @@ class AsyncClient(NamespaceSocket):
         parser: Parser | None = None,
         ssl: _ssl.SSLContext | bool | None = None,
         random: Callable[[], float] | None = None,
+        per_message_deflate: PerMessageDeflate | dict[str, Any] | bool = True,
     ) -> None:
         parts = urlsplit(url if "://" in url else "http://" + url)
         scheme = parts.scheme.lower()
@@ -936,6 +955,10 @@ class AsyncClient(NamespaceSocket):
         if not path.endswith("/"):
             path += "/"
         all_query = parse_qsl(parts.query) + list((query or {}).items())
+        if per_message_deflate is True:
+            per_message_deflate = PerMessageDeflate()
+        elif isinstance(per_message_deflate, dict):
+            per_message_deflate = PerMessageDeflate(**per_message_deflate)
         options = EngineOptions(
             host=host,
             port=port,
@@ -946,6 +969,7 @@ class AsyncClient(NamespaceSocket):
             transports=names,  # type: ignore[arg-type]
             upgrade=upgrade,
             timeout=timeout,
+            per_message_deflate=per_message_deflate or None,
         )
         manager = Manager(
             options,

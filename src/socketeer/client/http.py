@@ -2,6 +2,13 @@
 
 One :class:`HttpConnection` keeps one keep-alive TCP (or TLS) connection and runs one request at a time;
 responses are parsed with ``httptools``. The polling transport uses two: one for the long GET, one for POSTs.
+
+No request is ever sent twice. Engine.IO long-polling requests are not idempotent: the server dequeues the
+packets it writes into a GET's answer and handles a POST's packets as soon as they arrive, so re-sending
+either after a lost answer would lose or duplicate packets. A kept-alive connection is replaced by a new
+one only when it is seen closed *before* the request is written; once written, any failure (the
+connection closing before or during the answer) raises :class:`ConnectionError`, which the transport
+turns into a ``transport error``, as the official client does.
 """
 
 from __future__ import annotations
@@ -61,7 +68,7 @@ async def open_stream(
 
 
 class HttpConnection:
-    """One keep-alive HTTP/1.1 connection; :meth:`request` reconnects when the server closed it."""
+    """One keep-alive HTTP/1.1 connection; :meth:`request` opens a new one when the server closed it."""
 
     def __init__(self, host: str, port: int, *, ssl: _ssl.SSLContext | None = None) -> None:
         self.host = host
@@ -85,24 +92,14 @@ class HttpConnection:
         *,
         timeout: float | None = None,
     ) -> HttpResult:
-        """Send one request and read its whole response (the connection is reused when possible)."""
-        reused = self._writer is not None
-        try:
-            return await self._request(method, target, headers, body, timeout)
-        except _StaleConnection:
-            if not reused:
-                raise ConnectionError("connection closed by the server") from None
-            return await self._request(method, target, headers, body, timeout)
+        """Send one request and read its whole response (the connection is reused when possible).
 
-    async def _request(
-        self,
-        method: str,
-        target: str,
-        headers: list[tuple[str, str]],
-        body: bytes | None,
-        timeout: float | None,
-    ) -> HttpResult:
-        if self._writer is None or self._writer.is_closing():
+        Raises :class:`ConnectionError` when the connection fails after the request was written (it is
+        not retried: the server may have acted on it).
+        """
+        if self._writer is not None and self._seen_closed():
+            self.close()  # closed while idle: the request was not written, a new connection is safe
+        if self._writer is None:
             self._reader, self._writer = await open_stream(self.host, self.port, self.ssl, timeout)
         reader, writer = self._reader, self._writer
         assert reader is not None
@@ -111,20 +108,20 @@ class HttpConnection:
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        writer.write(head + body if body else head)
         collector = _ResponseCollector()
         parser = httptools.HttpResponseParser(collector)
         collector.parser = parser
         received = False
         try:
+            writer.write(head + body if body else head)
             while not collector.complete:
                 chunk = await reader.read(65536)
                 if not chunk:
                     if not received:
-                        raise _StaleConnection
+                        raise ConnectionError("connection closed before any response byte")
                     parser.feed_data(b"")
                     if not collector.complete:
-                        raise ConnectionError("connection closed in the middle of a response")
+                        raise ConnectionError("connection closed before the end of the response")
                     break
                 received = True
                 parser.feed_data(chunk)
@@ -139,12 +136,19 @@ class HttpConnection:
             self.close()
         return HttpResult(status, collector.headers, b"".join(collector.body))
 
+    def _seen_closed(self) -> bool:
+        """Whether the idle connection is known to be closed by the peer (end of stream or an error)."""
+        reader, writer = self._reader, self._writer
+        return (
+            reader is None
+            or writer is None
+            or writer.is_closing()
+            or reader.at_eof()
+            or reader.exception() is not None
+        )
+
     def close(self) -> None:
         writer = self._writer
         self._reader = self._writer = None
         if writer is not None:
             writer.close()
-
-
-class _StaleConnection(Exception):
-    pass

@@ -297,12 +297,16 @@ class ASGIApp:
         kind = scope["type"]
         if kind == "http":
             if self.is_engine_path(_route_path(scope)):
+                if not self.io.started:  # an ASGI server that runs no lifespan
+                    await self.io.start()
                 await self._engine_http(scope, receive, send)
                 return
             if (self._static_files or self._static_dirs) and await self._static(scope, send):
                 return
         elif kind == "websocket":
             if self.is_engine_path(_route_path(scope)):
+                if not self.io.started:
+                    await self.io.start()
                 await self._engine_websocket(scope, receive, send)
                 return
         elif kind == "lifespan":
@@ -421,7 +425,16 @@ class ASGIApp:
         if refusal is not None:
             await self._refuse(scope, send, refusal)
             return
-        await send({"type": "websocket.accept"})
+        extra = self.engine.websocket_headers(request)
+        if extra:
+            await send(
+                {
+                    "type": "websocket.accept",
+                    "headers": [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in extra],
+                }
+            )
+        else:
+            await send({"type": "websocket.accept"})
         port = _ASGIWebSocket(send)
         writer = asyncio.ensure_future(port.run_writer())
         reason = "transport close"
@@ -486,7 +499,14 @@ class ASGIApp:
             message = await receive()
             kind = message["type"]
             if kind == "lifespan.startup":
-                failure = await inner.startup() if inner is not None else None
+                try:
+                    await self.io.start()
+                    failure = None
+                except Exception as exc:
+                    logger.exception("error while starting the Socket.IO server's adapters")
+                    failure = f"starting the Socket.IO server failed: {exc!r}"
+                if failure is None:
+                    failure = await inner.startup() if inner is not None else None
                 if failure is None:
                     failure = await _run_hook(self.on_startup, "startup")
                 if failure is not None:

@@ -16,16 +16,19 @@ from urllib.parse import parse_qsl, unquote
 
 import httptools
 
+from ..protocol.permessage_deflate import DeflateCodec, accept_offer
 from ..protocol.websocket_frames import (
     FrameReader,
+    InvalidHandshake,
     Opcode,
     WebSocketProtocolError,
     build_close_frame,
     build_frame,
     build_handshake_response,
     build_text_frame,
+    check_handshake_request,
+    header_tokens,
     parse_close_payload,
-    validate_client_key,
 )
 from ..protocol.wire import WireMessage
 from ..transports.cors import origin_allowed
@@ -49,6 +52,7 @@ _REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Payload Too Large",
+    426: "Upgrade Required",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -84,6 +88,7 @@ class HttpProtocol(asyncio.Protocol):
         "_body",
         "_body_size",
         "_closing",
+        "_deflate",
         "_headers",
         "_header_bytes",
         "_held",
@@ -122,6 +127,7 @@ class HttpProtocol(asyncio.Protocol):
         self._held = False
         self._closing = False
         self._timer: asyncio.TimerHandle | None = None
+        self._deflate: DeflateCodec | None = None  # permessage-deflate, when negotiated
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -181,10 +187,15 @@ class HttpProtocol(asyncio.Protocol):
             if isinstance(too_large, _RequestTooLarge):
                 self._abort(too_large.status)
                 return
+            if isinstance(too_large, _Refused):
+                self._refuse(too_large.refusal)
+                return
             logger.debug("bad HTTP request: %s", exc)
             self._abort(400)
         except _RequestTooLarge as exc:
             self._abort(exc.status)
+        except _Refused as exc:
+            self._refuse(exc.refusal)
 
     def on_message_begin(self) -> None:
         self._arm_timer(self.server.request_timeout)  # each request, not only the first, must finish in time
@@ -219,6 +230,16 @@ class HttpProtocol(asyncio.Protocol):
         if parser is None or parser.should_upgrade():
             return
         request = self._request(parser.get_method().decode("ascii"))
+        headers = self._headers
+        if (
+            "websocket" in header_tokens(headers.get("upgrade")) or "sec-websocket-key" in headers
+        ) and self.server.is_engine_path(request.path):
+            # a WebSocket request the HTTP parser did not take as an upgrade (no Connection: upgrade,
+            # say): refused as the RFC says, rather than served as a poll
+            try:
+                check_handshake_request(request.method, parser.get_http_version(), headers)
+            except InvalidHandshake as exc:
+                raise _Refused(exc) from None
         keep_alive = parser.should_keep_alive()
         self._cancel_timer()
         if self._in_flight is not None:
@@ -279,6 +300,17 @@ class HttpProtocol(asyncio.Protocol):
             transport.write(render_response(HttpResponse(status), keep_alive=False))
             transport.close()
 
+    def _refuse(self, refusal: InvalidHandshake) -> None:
+        """Answer a WebSocket handshake that breaks RFC 6455 (400, or 426 for another version)."""
+        logger.debug("refusing a WebSocket handshake: %s", refusal)
+        transport = self.transport
+        self._parser = None
+        if transport is not None and not transport.is_closing():
+            headers = [("Content-Type", "text/plain"), *refusal.headers]
+            response = HttpResponse(refusal.status, headers, refusal.reason.encode())
+            transport.write(render_response(response, keep_alive=False))
+            transport.close()
+
     def _arm_timer(self, delay: float) -> None:
         self._cancel_timer()
         self._timer = asyncio.get_running_loop().call_later(delay, self._on_timeout)
@@ -305,17 +337,26 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._cancel_timer()
         request = self._request(parser.get_method().decode("ascii"))
+        http_version = parser.get_http_version()
         self._parser = None
         server = self.server
-        if not server.is_engine_path(request.path) or self._headers.get("upgrade", "").lower() != "websocket":
-            self._abort(404 if not server.is_engine_path(request.path) else 400)
+        if not server.is_engine_path(request.path):
+            self._abort(404)
             return
         try:
-            key = validate_client_key(self._headers.get("sec-websocket-key"))
-        except WebSocketProtocolError:
-            self._abort(400)
+            key = check_handshake_request(request.method, http_version, self._headers)
+        except InvalidHandshake as exc:
+            self._refuse(exc)
             return
         engine = server.engine
+        handoff = server.upgrade_handoff
+        if (
+            handoff is not None
+            and server.ssl is None  # a TLS session cannot change process
+            and handoff(request, self._raw_head(http_version) + rest, transport)
+        ):
+            self.transport = None  # the connection now belongs to the session's owner
+            return
         if engine.config.allow_request is None and server.origin_allowed(request):
             refusal = engine.verify(request, websocket=True)
             if refusal is not None:
@@ -324,6 +365,12 @@ class HttpProtocol(asyncio.Protocol):
             self._accept(request, key, rest)
             return
         self._in_flight = asyncio.get_running_loop().create_task(self._upgrade_checked(request, key, rest))
+
+    def _raw_head(self, http_version: str) -> bytes:
+        """The upgrade request's head again (to hand the connection to another process)."""
+        lines = [b"GET " + self._url + b" HTTP/" + http_version.encode("ascii")]
+        lines += [f"{name}: {value}".encode("latin-1") for name, value in self._headers.items()]
+        return b"\r\n".join(lines) + b"\r\n\r\n"
 
     async def _upgrade_checked(self, request: HttpRequest, key: str, rest: bytes) -> None:
         server = self.server
@@ -359,9 +406,26 @@ class HttpProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        transport.write(build_handshake_response(key))
-        self._reader = FrameReader(max_message_size=self.server.engine.config.max_http_buffer_size)
-        self.server.engine.accept_websocket(request, self)
+        engine = self.server.engine
+        headers = engine.websocket_headers(request)
+        max_size = engine.config.max_http_buffer_size
+        options = engine.config.per_message_deflate
+        params = None if options is None else accept_offer(self._headers.get("sec-websocket-extensions"), options)
+        if options is not None and params is not None:
+            headers = [*headers, ("Sec-WebSocket-Extensions", params.header())]
+            deflate = self._deflate = DeflateCodec(
+                params,
+                server_side=True,
+                threshold=options.threshold,
+                level=options.level,
+                mem_level=options.mem_level,
+                max_message_size=max_size,
+            )
+            self._reader = FrameReader(max_message_size=max_size, inflate=deflate.decompress)
+        else:
+            self._reader = FrameReader(max_message_size=max_size)
+        transport.write(build_handshake_response(key, headers))
+        engine.accept_websocket(request, self)
         if rest:
             self._ws_data(self._reader, rest)
 
@@ -419,14 +483,19 @@ class HttpProtocol(asyncio.Protocol):
     def write(self, message: WireMessage) -> None:
         if self._closing:
             return
-        frames = message.ws_frames()
+        deflate = self._deflate
+        frames = message.ws_frames() if deflate is None else deflate.message_frames(message)
         self._wbuf.append(frames)
         self._wsize += len(frames)
         if len(self._wbuf) == 1:
             self.server._schedule_flush(self)
 
     def send_text(self, text: str) -> None:
-        self._write_raw(build_text_frame(text.encode()))
+        deflate = self._deflate
+        if deflate is None:
+            self._write_raw(build_text_frame(text.encode()))
+        else:
+            self._write_raw(deflate.frame(_TEXT, text.encode()))
 
     def _write_raw(self, frame: bytes) -> None:
         if self._closing:
@@ -482,10 +551,19 @@ class HttpProtocol(asyncio.Protocol):
         return pending + self._wsize if self._paused or pending else self._wsize
 
 
+class _Refused(Exception):
+    def __init__(self, refusal: InvalidHandshake) -> None:
+        super().__init__(refusal)
+        self.refusal = refusal
+
+
 class _RequestTooLarge(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(status)
         self.status = status
+
+
+UpgradeHandoff = Callable[[HttpRequest, bytes, asyncio.Transport], bool]
 
 
 class StandaloneServer:
@@ -516,12 +594,17 @@ class StandaloneServer:
         self._dirty: list[HttpProtocol] = []
         self._flush_handle: asyncio.Handle | None = None
         self._server: asyncio.AbstractServer | None = None
+        self._extra_servers: list[asyncio.AbstractServer] = []
+        self.upgrade_handoff: UpgradeHandoff | None = None
+        """``fn(request, raw_request, transport) -> bool``: give a WebSocket upgrade's connection to
+        another process (``--workers``: the worker that owns the session); ``True`` if it took it."""
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- serving -------------------------------------------------------------------------------
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False, backlog: int = 2048) -> None:
         self._loop = asyncio.get_running_loop()
+        await self.io.start()
         self._server = await self._loop.create_server(
             lambda: HttpProtocol(self),
             host,
@@ -531,6 +614,24 @@ class StandaloneServer:
             backlog=backlog,
         )
         self.io.add_closer(self.close)
+
+    async def start_unix(self, path: str) -> None:
+        """Also take requests on a unix socket (the workers of ``socketeer serve --workers`` take the
+        requests relayed to them there)."""
+        loop = self._loop or asyncio.get_running_loop()
+        self._loop = loop
+        server = await loop.create_unix_server(lambda: HttpProtocol(self), path)
+        self._extra_servers.append(server)
+
+    def adopt(self, sock: Any, data: bytes) -> None:
+        """Serve a connection accepted by another process, whose first bytes were ``data``."""
+        loop = self._loop or asyncio.get_running_loop()
+
+        async def adopt() -> None:
+            _, protocol = await loop.connect_accepted_socket(lambda: HttpProtocol(self), sock)
+            protocol.data_received(data)
+
+        loop.create_task(adopt())
 
     @property
     def sockets(self) -> list[Any]:
@@ -548,6 +649,8 @@ class StandaloneServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        for extra in self._extra_servers:
+            extra.close()
         # write the responses already decided (the polls answered by io.close()) before closing
         in_flight = [proto._in_flight for proto in self._connections if proto._in_flight is not None]
         if in_flight:
@@ -560,6 +663,9 @@ class StandaloneServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        extras, self._extra_servers = self._extra_servers, []
+        for extra in extras:
+            await extra.wait_closed()
 
     # -- routing -------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from ..exceptions import RemoteProtocolError
 from .jsoncodec import dumps, loads
+from .models import to_plain
 from .socketio_binary import deconstruct, has_binary, reconstruct
 
 __all__ = [
@@ -112,12 +113,14 @@ def encode_packet(packet: SocketPacket) -> tuple[bytes, list[bytes]]:
     try:
         body = dumps(data)  # the JSON encoder refuses bytes: no bytes, no attachments
     except TypeError:
-        if not has_binary(data) or (ptype is not _EVENT and ptype is not _ACK):
-            raise
-        attachments: list[bytes] = []
-        body = dumps(deconstruct(data, attachments))
-        ptype = _BINARY_EVENT if ptype is _EVENT else _BINARY_ACK
-        return _head(ptype, packet.namespace, packet.id, len(attachments)).encode() + body, attachments
+        # models become plain values here only, once the encoder refused them: plain data pays nothing
+        data = to_plain(data)
+        if has_binary(data) and (ptype is _EVENT or ptype is _ACK):
+            attachments: list[bytes] = []
+            body = dumps(deconstruct(data, attachments))
+            ptype = _BINARY_EVENT if ptype is _EVENT else _BINARY_ACK
+            return _head(ptype, packet.namespace, packet.id, len(attachments)).encode() + body, attachments
+        body = dumps(data)
     if packet.namespace == "/":
         ack_id = packet.id
         if ptype is _EVENT:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from .socket import RemoteSocket
 
 __all__ = ["BroadcastOperator", "RoomsLike"]
+
+logger = logging.getLogger("socketeer")
 
 RoomsLike = Room | Iterable[Room]
 
@@ -86,32 +89,47 @@ class BroadcastOperator:
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
         """Send an event to every targeted socket and collect one answer from each.
 
-        Raises :class:`~socketeer.exceptions.AckTimeout` (carrying the answers received) when the
-        deadline set with :meth:`timeout` passes first.
+        Across a cluster every server reports how many of its clients got the event; the answer is
+        complete when all :meth:`~socketeer.adapters.base.Adapter.server_count` servers have reported
+        and their clients have answered. Raises :class:`~socketeer.exceptions.AckTimeout` (carrying the
+        answers received) when the deadline set with :meth:`timeout` passes first.
         """
         check_event_name(event)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         responses: list[Any] = []
-        expected = [0]
-        sent = [False]
+        # [servers expected (-1: not known yet), servers that reported, clients expected]
+        state = [1 if self.flags.local else -1, 0, 0]
+
+        def check() -> None:
+            if 0 <= state[0] <= state[1] and len(responses) >= state[2] and not done.done():
+                done.set_result(None)
 
         def on_sent(count: int) -> None:
-            expected[0] += count
-            sent[0] = True
-            if len(responses) >= expected[0] and not done.done():
-                done.set_result(None)
+            state[1] += 1
+            state[2] += count
+            check()
 
         def on_ack(value: Any) -> None:
             responses.append(value)
-            if sent[0] and len(responses) >= expected[0] and not done.done():
-                done.set_result(None)
+            check()
 
+        adapter = self.namespace.adapter
         packet = event_packet(self.namespace.name, [event, *args])
-        self.namespace.adapter.broadcast_with_ack(packet, self._options(), on_sent, on_ack)
-        timeout = self.flags.timeout
+        adapter.broadcast_with_ack(packet, self._options(), on_sent, on_ack)
+
+        async def complete() -> None:
+            if state[0] < 0:
+                try:
+                    state[0] = await adapter.server_count()
+                except Exception as exc:  # the broker is unreachable: count the servers that reported
+                    logger.debug("server_count failed during a broadcast with acks: %r", exc)
+                    state[0] = 0
+                check()
+            await asyncio.shield(done)
+
         try:
-            await asyncio.wait_for(asyncio.shield(done), timeout)
+            await asyncio.wait_for(complete(), self.flags.timeout)
         except asyncio.TimeoutError:
             raise AckTimeout("operation has timed out", list(responses)) from None
         return responses

@@ -230,6 +230,13 @@ class EngineIOServer:
 
         run(self, host, port, **options)
 
+    async def start(self) -> None:
+        """Nothing to start before serving (no adapters); here for the integrations."""
+
+    @property
+    def started(self) -> bool:
+        return True
+
     def add_closer(self, closer: Callable[[], Any]) -> None:
         """Called by integrations: something to stop when the server closes."""
         self._closers.append(closer)

@@ -9,15 +9,22 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._types import Room, Sid
-from ..adapters.base import Adapter, BroadcastFlags, BroadcastOptions, RestoredSession
-from ..exceptions import ConnectionRefused
-from ..protocol.socketio_packets import SocketPacket, SocketPacketType
+from ..adapters.base import (
+    Adapter,
+    BroadcastFlags,
+    BroadcastOptions,
+    RestoredSession,
+    ServerSideAck,
+    SocketDetails,
+)
+from ..exceptions import ConnectionRefused, InvalidPayload
+from ..protocol.socketio_packets import RESERVED_EVENTS, SocketPacket, SocketPacketType
 from ..protocol.wire import WireMessage
-from ..sio.acks import ack_result
+from ..sio.acks import ack_result, reject_payload
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
-from .broadcast import BroadcastOperator, RoomsLike
-from .socket import RemoteSocket, Socket
+from .broadcast import BroadcastOperator, RoomsLike, check_event_name
+from .socket import Handshake, RemoteSocket, Socket
 
 if TYPE_CHECKING:
     from .client import Client
@@ -44,8 +51,10 @@ class Namespace:
         self.sockets: dict[Sid, Socket] = {}
         self._handlers: dict[str, list[HandlerSpec]] = {}
         self._middlewares: list[Middleware] = []
+        self._server_side: dict[str, list[HandlerSpec]] = {}
         self._ack_ids = 0
         self.adapter: Adapter = server._adapter_factory(self)
+        server._adapter_created(self)
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name!r} sockets={len(self.sockets)}>"
@@ -65,6 +74,23 @@ class Namespace:
 
         def register(fn: H) -> H:
             self._handlers.setdefault(event, []).append(HandlerSpec(fn, fixed=1))
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    @overload
+    def on_server_side_emit(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on_server_side_emit(self, event: str, handler: H) -> H: ...
+
+    def on_server_side_emit(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Handle an event that another server of the cluster sent with :meth:`server_side_emit`
+        (the official ``namespace.on(event)`` for server-side events). The handler receives the
+        event's arguments; with :meth:`server_side_emit_with_ack` its return value (or its keyword-only
+        ``ack`` callback, called with one value) answers. Usable as a decorator."""
+
+        def register(fn: H) -> H:
+            self._server_side.setdefault(event, []).append(HandlerSpec(fn))
             return fn
 
         return register(handler) if handler is not None else register
@@ -127,12 +153,29 @@ class Namespace:
         await BroadcastOperator(self).disconnect_sockets(close)
 
     async def server_side_emit(self, event: str, *args: Any) -> None:
-        """Send an event to the other Socket.IO servers of the cluster (none with the in-memory adapter)."""
+        """Send an event to the other Socket.IO servers of the cluster (none with the in-memory adapter);
+        they handle it with :meth:`on_server_side_emit`."""
+        check_event_name(event)
         await self.adapter.server_side_emit([event, *args])
 
-    async def server_side_emit_with_ack(self, event: str, *args: Any, timeout: float = 5.0) -> list[Any]:
-        """Like :meth:`server_side_emit`, and wait for one answer per other server."""
-        return await self.adapter.server_side_emit([event, *args], expect_acks=True, timeout=timeout)
+    async def server_side_emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
+        """Like :meth:`server_side_emit`, and return one answer per other server.
+
+        Raises :class:`~socketeer.exceptions.AckTimeout` (its ``responses`` hold the answers received)
+        when some server has not answered within ``timeout`` seconds (the adapter's request timeout
+        when ``None``)."""
+        check_event_name(event)
+        return await self.adapter.server_side_emit_with_ack([event, *args], timeout)
+
+    async def server_count(self) -> int:
+        """How many Socket.IO servers the cluster has, this one included."""
+        return await self.adapter.server_count()
+
+    async def all_rooms(self) -> set[Room]:
+        """The rooms of every server of the cluster."""
+        return await self.adapter.all_rooms()
 
     # -- adapter's LocalDelivery ---------------------------------------------------------------
 
@@ -142,6 +185,8 @@ class Namespace:
     def deliver(self, packet: SocketPacket, sids: Iterable[Sid] | None, flags: BroadcastFlags) -> None:
         message = self.server.parser.encode(packet, flags.volatile)
         message.packet = packet
+        if flags.compress is False:
+            message.compress = False
         self._write(message, sids)
 
     def _write(self, message: WireMessage, sids: Iterable[Sid] | None) -> None:
@@ -183,6 +228,8 @@ class Namespace:
         on_sent(len(targets))
         if targets:
             message = self.server.parser.encode(packet._replace(id=ack_id), flags.volatile)
+            if flags.compress is False:
+                message.compress = False
             for socket in targets:
                 if socket._any_outgoing:
                     socket._call_outgoing(packet.data[0], packet.data[1:])
@@ -196,20 +243,62 @@ class Namespace:
         self._ack_ids = ack_id + 1
         return ack_id
 
-    async def _fetch_sockets(self, opts: BroadcastOptions) -> list[RemoteSocket]:
-        sids = await self.adapter.fetch_sockets(opts)
+    def socket_details(self, sids: Iterable[Sid]) -> list[SocketDetails]:
         out = []
+        sockets = self.sockets
         for sid in sids:
-            socket = self.sockets.get(sid)
+            socket = sockets.get(sid)
             if socket is not None:
-                out.append(RemoteSocket(self, sid, socket.handshake, socket.rooms, socket.data))
+                out.append(
+                    SocketDetails(sid, socket.handshake.to_json(), frozenset(socket.rooms), socket.data)
+                )
+        return out
+
+    def disconnect(self, sids: Iterable[Sid], close: bool) -> None:
+        sockets = self.sockets
+        for sid in list(sids):
+            socket = sockets.get(sid)
+            if socket is not None:
+                socket.disconnect(close)
+
+    def server_side_received(self, packet: list[Any], ack: ServerSideAck | None) -> None:
+        if not packet or not isinstance(packet[0], str):
+            logger.debug("ignoring a server-side event without a name on %s", self.name)
+            return
+        event, args = packet[0], list(packet[1:])
+        if event in RESERVED_EVENTS:
+            logger.debug("ignoring the reserved server-side event %r on %s", event, self.name)
+            return
+        for spec in self._server_side.get(event, ()):
+            call_args = spec.adapt(args)
+            try:
+                if spec.wants_ack:
+                    result = spec.fn(*call_args, ack=ack if ack is not None else _ignore)
+                else:
+                    result = spec.fn(*call_args)
+            except Exception:
+                logger.exception("error in server-side handler %s of event %r", spec.name, event)
+                continue
+            answer = None if spec.wants_ack else ack
+            if asyncio.iscoroutine(result):
+                self.server._tasks.spawn(result, None if answer is None else _answer_from_task(answer))
+            elif answer is not None:
+                answer(result)
+
+    async def _fetch_sockets(self, opts: BroadcastOptions) -> list[RemoteSocket]:
+        details = await self.adapter.fetch_sockets(opts)
+        out = []
+        for item in details:
+            socket = self.sockets.get(item.id)
+            if socket is not None:
+                out.append(RemoteSocket(self, item.id, socket.handshake, socket.rooms, socket.data))
+            else:
+                handshake = Handshake.from_json(item.handshake)
+                out.append(RemoteSocket(self, item.id, handshake, set(item.rooms), item.data))
         return out
 
     async def _disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
-        for sid in self.adapter.match(opts):
-            socket = self.sockets.get(sid)
-            if socket is not None:
-                socket.disconnect(close)
+        await self.adapter.disconnect_sockets(opts, close)
 
     # -- connection ----------------------------------------------------------------------------
 
@@ -243,8 +332,12 @@ class Namespace:
 
     def _add_new(self, client: Client, auth: dict[str, Any]) -> None:
         recovery = self.server.recovery
-        socket = Socket(self, client, Sid(secrets.token_urlsafe(15)), client.handshake(auth))
-        if recovery is not None:
+        if client.conn.protocol == 3:  # the v4 protocol's ids, as the official server makes them
+            sid = Sid(client.conn.sid if self.name == "/" else f"{self.name}#{client.conn.sid}")
+        else:
+            sid = Sid(secrets.token_urlsafe(15))
+        socket = Socket(self, client, sid, client.handshake(auth))
+        if recovery is not None and client.conn.protocol != 3:
             socket.pid = secrets.token_urlsafe(15)
         middlewares = self._middleware_chain()
         if not middlewares:
@@ -308,9 +401,11 @@ class Namespace:
         self.sockets[socket.id] = socket
         client.sockets[self.name] = socket
         self.adapter.add_all(socket.id, [socket.id, *(rooms or ())])
-        payload: dict[str, Any] = {"sid": socket.id}
-        if socket.pid is not None:
-            payload["pid"] = socket.pid
+        payload: dict[str, Any] | None = {"sid": socket.id}
+        if client.conn.protocol == 3:
+            payload = None  # the v4 protocol's CONNECT carries no sid
+        elif socket.pid is not None:
+            payload["pid"] = socket.pid  # type: ignore[index]
         socket._send_packet(SocketPacket(SocketPacketType.CONNECT, self.name, payload))
         # The CONNECT reply leaves in its own write, ahead of what the handlers send: clients that
         # handle one frame per read event (like the official conformance suite's) see it alone.
@@ -326,6 +421,9 @@ class Namespace:
     def _call(self, spec: HandlerSpec, socket: Socket, args: list[Any], event: str) -> None:
         try:
             result = spec.fn(socket, *spec.adapt(args))
+        except InvalidPayload as exc:
+            reject_payload(exc, event, socket.id, None)
+            return
         except Exception:
             logger.exception("error in %r handler %s on socket %s", event, spec.name, socket.id)
             return
@@ -352,3 +450,20 @@ class Namespace:
 
     def rooms_of(self, sid: Sid) -> set[Room]:
         return set(self.adapter.socket_rooms(sid))
+
+
+def _ignore(*args: Any) -> None:
+    pass
+
+
+def _answer_from_task(answer: ServerSideAck) -> Callable[[asyncio.Task[Any]], None]:
+    def done(task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error("error in an async server-side handler", exc_info=exc)
+            return
+        answer(task.result())
+
+    return done

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._types import Room, Sid
 from ..adapters.base import BroadcastFlags, BroadcastOptions, PersistedSession
-from ..exceptions import AckTimeout, NotConnected
+from ..exceptions import AckTimeout, InvalidPayload, NotConnected
 from ..protocol.socketio_packets import (
     RESERVED_EVENTS,
     SocketPacket,
@@ -20,7 +20,7 @@ from ..protocol.socketio_packets import (
     event_packet,
 )
 from ..protocol.wire import WireMessage
-from ..sio.acks import AckResponder, ack_result
+from ..sio.acks import AckResponder, ack_result, reject_payload
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
 from .broadcast import BroadcastOperator, RoomsLike, _rooms, check_event_name
@@ -68,6 +68,46 @@ class Handshake:
     secure: bool = False
     xdomain: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The official ``socket.handshake`` object, as clustered adapters send it between servers."""
+        out: dict[str, Any] = dict(self.extra)
+        out.update(
+            headers=self.headers,
+            time=self.time,
+            address=self.address,
+            xdomain=self.xdomain,
+            secure=self.secure,
+            issued=self.issued,
+            url=self.url,
+            query=self.query,
+            auth=self.auth,
+        )
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Handshake:
+        """The handshake of a socket on another server; missing or mistyped fields get empty values."""
+        src: dict[str, Any] = obj if isinstance(obj, dict) else {}
+
+        def mapping(key: str) -> dict[str, Any]:
+            value = src.get(key)
+            return dict(value) if isinstance(value, dict) else {}
+
+        issued = src.get("issued")
+        known = {"headers", "time", "address", "xdomain", "secure", "issued", "url", "query", "auth"}
+        return cls(
+            headers=mapping("headers"),
+            query=mapping("query"),
+            auth=mapping("auth"),
+            address=str(src.get("address", "")),
+            time=str(src.get("time", "")),
+            issued=int(issued) if isinstance(issued, (int, float)) and not isinstance(issued, bool) else 0,
+            url=str(src.get("url", "")),
+            secure=bool(src.get("secure", False)),
+            xdomain=bool(src.get("xdomain", False)),
+            extra={k: v for k, v in src.items() if k not in known},
+        )
 
 
 class Socket:
@@ -162,6 +202,10 @@ class Socket:
 
     def timeout(self, seconds: float) -> _SocketEmitter:
         return _SocketEmitter(self, timeout=seconds)
+
+    def compress(self, compress: bool = True) -> _SocketEmitter:
+        """``socket.compress(False).emit(...)``: keep this message out of HTTP and WebSocket compression."""
+        return _SocketEmitter(self, compress=compress)
 
     def to(self, *rooms: RoomsLike) -> BroadcastOperator:
         """Sockets in these rooms, this one excluded."""
@@ -272,17 +316,23 @@ class Socket:
             except Exception:
                 logger.exception("error in outgoing listener of socket %s", self.id)
 
-    def _emit_packet(self, event: str, args: list[Any], ack_id: int | None, volatile: bool) -> None:
+    def _emit_packet(
+        self, event: str, args: list[Any], ack_id: int | None, volatile: bool, compress: bool = True
+    ) -> None:
         if self._any_outgoing and (ack_id is not None or self.namespace.server.recovery is None):
             self._call_outgoing(event, args)
         packet = event_packet(self.namespace.name, [event, *args], ack_id)
         if ack_id is None and self.namespace.server.recovery is not None:
             # through the adapter, which gives the packet an offset and keeps it for recovery
-            self.namespace.adapter.broadcast(
-                packet, BroadcastOptions(frozenset((self.id,)), flags=_VOLATILE if volatile else _PLAIN)
-            )
+            flags = _VOLATILE if volatile else _PLAIN
+            if not compress:
+                flags = BroadcastFlags(volatile=volatile, compress=False)
+            self.namespace.adapter.broadcast(packet, BroadcastOptions(frozenset((self.id,)), flags=flags))
             return
-        self.client.conn.write(self.namespace.server.parser.encode(packet, volatile))
+        message = self.namespace.server.parser.encode(packet, volatile)
+        if not compress:
+            message.compress = False
+        self.client.conn.write(message)
 
     def _register_ack(self, on_ack: Callable[[list[Any] | None], None]) -> int:
         """Keep ``on_ack`` until the acknowledgement arrives (``None`` if the socket disconnects first)."""
@@ -290,7 +340,9 @@ class Socket:
         self._acks[ack_id] = on_ack
         return ack_id
 
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+    async def emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None, _compress: bool = True
+    ) -> Any:
         """Send ``event`` and wait for the client's acknowledgement.
 
         Returns the acknowledgement's value (a tuple when the client sent several, ``None`` for none).
@@ -311,7 +363,7 @@ class Socket:
                 future.set_result(ack_result(ack_args))
 
         ack_id = self._register_ack(on_ack)
-        self._emit_packet(event, list(args), ack_id, volatile=False)
+        self._emit_packet(event, list(args), ack_id, volatile=False, compress=_compress)
         try:
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
@@ -441,7 +493,14 @@ class Socket:
         ack: AckResponder | None,
         event: str,
     ) -> None:
-        call_args = spec.adapt(args) if (spec.max_args is None or spec.max_args != len(args)) else args
+        if len(args) == spec.exact:
+            call_args = args
+        else:
+            try:
+                call_args = spec.adapt(args)
+            except InvalidPayload as exc:
+                reject_payload(exc, event, self.id, ack)
+                return
         try:
             if spec.wants_ack:
                 result = spec.fn(*leading, *call_args, ack=ack if ack is not None else _no_ack)
@@ -483,26 +542,44 @@ class TokenBucket:
 
 
 class _SocketEmitter:
-    """``socket.volatile.emit(...)`` and ``socket.timeout(s).emit_with_ack(...)``."""
+    """``socket.volatile.emit(...)``, ``socket.compress(False).emit(...)`` and
+    ``socket.timeout(s).emit_with_ack(...)``; the flags chain (``socket.compress(False).volatile``)."""
 
-    __slots__ = ("_socket", "_timeout", "_volatile")
+    __slots__ = ("_compress", "_socket", "_timeout", "_volatile")
 
-    def __init__(self, socket: Socket, *, volatile: bool = False, timeout: float | None = None) -> None:
+    def __init__(
+        self, socket: Socket, *, volatile: bool = False, timeout: float | None = None, compress: bool = True
+    ) -> None:
         self._socket = socket
         self._volatile = volatile
         self._timeout = timeout
+        self._compress = compress
+
+    @property
+    def volatile(self) -> _SocketEmitter:
+        return _SocketEmitter(self._socket, volatile=True, timeout=self._timeout, compress=self._compress)
+
+    def timeout(self, seconds: float) -> _SocketEmitter:
+        return _SocketEmitter(self._socket, volatile=self._volatile, timeout=seconds, compress=self._compress)
+
+    def compress(self, compress: bool = True) -> _SocketEmitter:
+        return _SocketEmitter(self._socket, volatile=self._volatile, timeout=self._timeout, compress=compress)
 
     def emit(self, event: str, *args: Any) -> None:
         check_event_name(event)
         if self._socket.connected:
-            self._socket._emit_packet(event, list(args), None, volatile=self._volatile)
+            self._socket._emit_packet(event, list(args), None, volatile=self._volatile, compress=self._compress)
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        return await self._socket.emit_with_ack(event, *args, timeout=self._timeout)
+        return await self._socket.emit_with_ack(
+            event, *args, timeout=self._timeout, _compress=self._compress
+        )
 
 
 class RemoteSocket:
-    """A socket as returned by ``fetch_sockets``: its identity and the operations it allows."""
+    """A socket as returned by ``fetch_sockets``, on this server or another one of the cluster: its
+    identity and the operations it allows, which go through the adapter (so they reach the server
+    the socket is on), as the official ``RemoteSocket``."""
 
     __slots__ = ("_namespace", "data", "handshake", "id", "rooms")
 
@@ -523,6 +600,17 @@ class RemoteSocket:
 
     def emit(self, event: str, *args: Any) -> None:
         self._operator().emit(event, *args)
+
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send ``event`` and return the client's acknowledgement (raises
+        :class:`~socketeer.exceptions.AckTimeout` after ``timeout`` seconds)."""
+        operator = self._operator()
+        if timeout is not None:
+            operator = operator.timeout(timeout)
+        responses = await operator.emit_with_ack(event, *args)
+        if not responses:
+            raise NotConnected(f"socket {self.id} is not connected")
+        return responses[0]
 
     async def join(self, rooms: RoomsLike) -> None:
         await self._namespace.adapter.add_sockets(BroadcastOptions(frozenset((self.id,))), _rooms((rooms,)))

@@ -10,7 +10,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["AckResponder", "ack_result", "as_ack_args"]
+from ..exceptions import InvalidPayload
+
+__all__ = ["AckResponder", "ack_result", "as_ack_args", "reject_payload"]
 
 logger = logging.getLogger("socketeer")
 
@@ -75,3 +77,18 @@ class AckResponder:
             logger.error("error in async handler (%s)", self.where, exc_info=exc)
             return
         self.answer(task.result())
+
+
+def reject_payload(error: InvalidPayload, event: Any, where: object, ack: AckResponder | None) -> None:
+    """Data that does not fit a typed handler: answer the acknowledgement the peer waits for with
+    ``{"message": ..., "data": {"event": ..., "errors": [...]}}``, or log a warning when it waits for none.
+    The handler does not run; the connection stays up."""
+    if ack is not None and ack.ack_id is not None:
+        ack(
+            {
+                "message": f"invalid payload for {event!r}: {error.message}",
+                "data": {"event": event, "errors": error.errors},
+            }
+        )
+    else:
+        logger.warning("invalid payload for event %r on socket %s: %s", event, where, error.message)
