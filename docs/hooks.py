@@ -1,5 +1,5 @@
-"""mkdocs hook: nav entries for pages that other parts of the project add (the testing helpers and
-Prometheus metrics pages) are shown once those pages exist, and dropped until then; any other missing
+"""mkdocs hook: nav entries for pages that other parts of the project add (the Prometheus metrics
+page) are shown once those pages exist, and dropped until then; any other missing
 page still fails the strict build."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-OPTIONAL_PAGES = {"testing.md", "metrics.md"}
+OPTIONAL_PAGES = {"metrics.md"}
 
 
 def _prune(items: list[Any], docs_dir: Path) -> list[Any]:

@@ -4,7 +4,7 @@ import socketeer
 
 
 def create_server() -> socketeer.Server:
-    """A new server each call: a closed server is not started again, so each test gets its own."""
+    """A new server each call, so that no state (rooms, socket.data) leaks from one test to the next."""
     io = socketeer.Server()
 
     @io.on("add")
