@@ -95,32 +95,7 @@ def included_files() -> set[str]:
     return found
 
 
-#: pages (written beside the site) whose code blocks are not yet sample files run here; each stays
-#: listed only while it has such blocks (see test_not_yet_run_is_still_true)
-NOT_YET_RUN = {
-    "scaling.md": "Redis adapters and the emitter: needs samples run against redis-server and a Node peer",
-    "cluster.md": "Redis Streams, SessionRouter between machines, --workers behind nginx",
-}
-
-
-def inline_code(page: Path) -> list[tuple[str, list[str]]]:
-    return [
-        (language, lines)
-        for language, lines in code_blocks(page)
-        if language in CODE_LANGUAGES and not all(SNIPPET.match(line) for line in lines if line)
-    ]
-
-
-def test_not_yet_run_is_still_true() -> None:
-    for name in NOT_YET_RUN:
-        assert inline_code(DOCS / name), f"{name} has no inline code any more: remove it from NOT_YET_RUN"
-
-
-@pytest.mark.parametrize(
-    "page",
-    [p for p in pages() if str(p.relative_to(DOCS)) not in NOT_YET_RUN],
-    ids=lambda p: str(p.relative_to(DOCS)),
-)
+@pytest.mark.parametrize("page", pages(), ids=lambda p: str(p.relative_to(DOCS)))
 def test_code_on_the_page_is_an_included_sample(page: Path) -> None:
     for language, lines in code_blocks(page):
         if language in CODE_LANGUAGES:
@@ -393,9 +368,6 @@ async def auth(node_modules: Path, **_: Any) -> None:
 
 @check("nginx_site.conf")
 async def nginx(node_modules: Path, tmp_path: Path, **_: Any) -> None:
-    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx_bin).is_file():
-        pytest.fail("nginx is required for the nginx sample: apt-get install nginx")
     one, two = load("quickstart.py").io, load("quickstart.py").io
     async with serving(one) as url_one, serving(two) as url_two:
         front = free_port()
@@ -404,26 +376,7 @@ async def nginx(node_modules: Path, tmp_path: Path, **_: Any) -> None:
         site = site.replace("127.0.0.1:3001", url_two.removeprefix("http://"))
         site = site.replace("127.0.0.1:8080", f"127.0.0.1:{front}")
         (tmp_path / "site.conf").write_text(site)
-        (tmp_path / "nginx.conf").write_text(
-            f"worker_processes 1;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-            "events { worker_connections 256; }\n"
-            f"http {{\n access_log off;\n client_body_temp_path {tmp_path}/body;\n"
-            f" proxy_temp_path {tmp_path}/proxy;\n include {tmp_path}/site.conf;\n}}\n"
-        )
-        proc = await asyncio.create_subprocess_exec(
-            nginx_bin, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;",
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        try:
-            async with asyncio.timeout(TIMEOUT), httpx.AsyncClient(trust_env=False) as http:
-                while True:  # nginx says nothing when it listens: ask it (bounded by the timeout)
-                    with contextlib.suppress(httpx.TransportError):
-                        answer = await http.get(
-                            f"http://127.0.0.1:{front}/socket.io/?EIO=4&transport=polling"
-                        )
-                        if answer.status_code == 200:
-                            break
-                    await asyncio.sleep(0.05)
+        async with running_nginx(tmp_path, front):
             front_url = f"http://127.0.0.1:{front}"
             assert "server: received" in await run_node(node_modules, "quickstart_client.js", front_url)
             clients = await NodeClients.start(node_modules, front_url)
@@ -438,9 +391,87 @@ async def nginx(node_modules: Path, tmp_path: Path, **_: Any) -> None:
                     await clients.disconnect(mode)
             finally:
                 await clients.close()
-        finally:
-            proc.terminate()
-            await asyncio.wait_for(proc.wait(), TIMEOUT)
+
+
+@contextlib.asynccontextmanager
+async def running_nginx(tmp_path: Path, front: int) -> AsyncIterator[None]:
+    """Debian's nginx with ``tmp_path/site.conf`` in its ``http`` block, until it answers on ``front``."""
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx_bin).is_file():
+        pytest.fail("nginx is required for the nginx samples: apt-get install nginx")
+    (tmp_path / "nginx.conf").write_text(
+        f"worker_processes 1;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        "events { worker_connections 256; }\n"
+        f"http {{\n access_log off;\n client_body_temp_path {tmp_path}/body;\n"
+        f" proxy_temp_path {tmp_path}/proxy;\n include {tmp_path}/site.conf;\n}}\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        nginx_bin, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;",
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(TIMEOUT), httpx.AsyncClient(trust_env=False) as http:
+            while True:  # nginx says nothing when it listens: ask it (bounded by the timeout)
+                with contextlib.suppress(httpx.TransportError):
+                    answer = await http.get(f"http://127.0.0.1:{front}/socket.io/?EIO=4&transport=polling")
+                    if answer.status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+        yield
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), TIMEOUT)
+
+
+@check("cluster_streams.py")
+async def cluster_streams(redis_server: Any, monkeypatch: pytest.MonkeyPatch, **_: Any) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    one, two = load("cluster_streams.py").io, load("cluster_streams.py").io
+    assert one.recovery is not None
+    async with serving(one), serving(two) as url_two:
+        client = socketeer.AsyncClient(url_two)
+        news: asyncio.Queue[Any] = asyncio.Queue()
+        client.on("news", news.put_nowait)
+        await client.connect()
+        assert await until_received(news, lambda: one.emit("news", "streamed")) == "streamed"
+        await client.disconnect()
+
+
+@check("cluster_router.py", "cluster_nginx.conf")
+async def cluster_router(
+    node_modules: Path, redis_server: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **_: Any
+) -> None:
+    ports = free_port(), free_port()
+    monkeypatch.setenv("REDIS_URL", redis_server.url)  # loopback only: never the sample's 10.0.0.x defaults
+    monkeypatch.setenv("NODE01", f"127.0.0.1:{ports[0]}")
+    monkeypatch.setenv("NODE02", f"127.0.0.1:{ports[1]}")
+    sample = load("cluster_router.py")
+    one, two = sample.create_server("node01"), sample.create_server("node02")
+    for io in (one, two):
+        io.on("hello", lambda socket: "hi")
+    async with serving(one, port=ports[0]), serving(two, port=ports[1]):
+        async with httpx.AsyncClient(trust_env=False, timeout=TIMEOUT) as http:
+            opened = await http.get(f"http://127.0.0.1:{ports[0]}/socket.io/?EIO=4&transport=polling")
+            sid = opened.text[1:].split('"')[3]
+            assert sid.startswith("node01")
+            elsewhere = f"http://127.0.0.1:{ports[1]}/socket.io/?EIO=4&transport=polling&sid={sid}"
+            assert (await http.post(elsewhere, content=b"40")).text == "ok"  # relayed to node01
+            assert (await http.get(elsewhere)).text.startswith("40{")
+        front = free_port()
+        site = (SAMPLES / "cluster_nginx.conf").read_text()
+        site = site.replace("127.0.0.1:8001", f"127.0.0.1:{ports[0]}").replace(
+            "127.0.0.1:8002", f"127.0.0.1:{ports[1]}"
+        )
+        (tmp_path / "site.conf").write_text(site.replace("listen 8000;", f"listen 127.0.0.1:{front};"))
+        async with running_nginx(tmp_path, front):
+            clients = await NodeClients.start(node_modules, f"http://127.0.0.1:{front}")
+            try:
+                for name in ("a", "b", "c"):  # round robin: handshakes and polls land on both servers
+                    outcome = await clients.connect(name, "polling")
+                    assert outcome["connected"], outcome
+                    assert await clients.emit_with_ack(name, "hello") == ["hi"]
+            finally:
+                await clients.close()
 
 
 @pytest.fixture(scope="module")
@@ -643,12 +674,86 @@ async def howto_engine_hooks(**_: Any) -> None:
         assert poll.headers["x-served-by"] == "node-1" and "set-cookie" not in poll.headers
 
 
+async def until_received(queue: asyncio.Queue[Any], send: Callable[[], None]) -> Any:
+    """Send until the other server hears it: its subscription to Redis is set up a moment after it
+    starts, and nothing tells when (bounded by the timeout)."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            send()
+            with contextlib.suppress(asyncio.TimeoutError):
+                return await asyncio.wait_for(queue.get(), 0.2)
+
+
+@check("scaling_redis.py", "scaling_node_peer.js")
+async def scaling_redis(
+    node_modules: Path, redis_server: Any, monkeypatch: pytest.MonkeyPatch, **_: Any
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    port = free_port()
+    node = await asyncio.create_subprocess_exec(
+        "node", str(SAMPLES / "scaling_node_peer.js"), stdout=asyncio.subprocess.PIPE,
+        env=dict(os.environ, NODE_PATH=str(node_modules), PORT=str(port)),
+    )  # fmt: skip
+    try:
+        assert node.stdout is not None
+        assert await asyncio.wait_for(node.stdout.readline(), TIMEOUT) == b"listening\n"
+        io = load("scaling_redis.py").io
+        async with serving(io):
+            client = socketeer.AsyncClient(f"http://127.0.0.1:{port}")  # a client of the Node server
+            news: asyncio.Queue[Any] = asyncio.Queue()
+            client.on("news", news.put_nowait)
+            await client.connect()
+            assert await until_received(news, lambda: io.emit("news", "from python")) == "from python"
+            await client.disconnect()
+    finally:
+        node.terminate()
+        await asyncio.wait_for(node.wait(), TIMEOUT)
+
+
+@check("scaling_sharded.py")
+async def scaling_sharded(redis_server: Any, monkeypatch: pytest.MonkeyPatch, **_: Any) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    one, two = load("scaling_sharded.py").io, load("scaling_sharded.py").io
+    async with serving(one), serving(two) as url_two:
+        client = socketeer.AsyncClient(url_two)
+        news: asyncio.Queue[Any] = asyncio.Queue()
+        client.on("news", news.put_nowait)
+        await client.connect()
+        assert await until_received(news, lambda: one.emit("news", "sharded")) == "sharded"
+        await client.disconnect()
+
+
+@check("scaling_emitter.py")
+async def scaling_emitter(redis_server: Any, monkeypatch: pytest.MonkeyPatch, **_: Any) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    io = load("scaling_redis.py").io
+    async with serving(io) as url:
+        client = socketeer.AsyncClient(url, reconnection=False)
+        got: asyncio.Queue[Any] = asyncio.Queue()
+        for event in ("maintenance", "news"):
+            client.on(event, lambda *args, event=event: got.put_nowait((event, *args)))
+        client.on("disconnect", lambda reason: got.put_nowait(("disconnect", reason)))
+        await client.connect()
+        io.sockets.sockets[client.id].join("room-1")
+        await load("scaling_emitter.py").main(client.id)
+        seen = [await asyncio.wait_for(got.get(), TIMEOUT) for _ in range(3)]
+    assert seen == [("maintenance", {"in": 300}), ("news", 7), ("disconnect", "io server disconnect")]
+
+
 @pytest.mark.parametrize("name", sorted(CHECKS))
 async def test_sample(name: str, request: pytest.FixtureRequest) -> None:
     _, fn = CHECKS[name]
     wanted = [
         p
-        for p in ("node_modules", "capsys", "caplog", "tmp_path", "certificate", "monkeypatch")
+        for p in (
+            "node_modules",
+            "capsys",
+            "caplog",
+            "tmp_path",
+            "certificate",
+            "monkeypatch",
+            "redis_server",
+        )
         if p in fn.__code__.co_varnames
     ]
     fixtures = {p: request.getfixturevalue(p) for p in wanted}

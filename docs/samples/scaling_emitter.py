@@ -1,0 +1,12 @@
+import os
+
+import socketeer
+
+
+async def main(socket_id: str) -> None:
+    async with socketeer.Emitter(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")) as emitter:
+        await emitter.emit("maintenance", {"in": 300})
+        await emitter.to("room-1").except_("banned").emit("news", 7)
+        await emitter.of("/admin").in_("staff").sockets_join("audit")
+        await emitter.to(socket_id).disconnect_sockets()
+        await emitter.server_side_emit("reload", "config")
