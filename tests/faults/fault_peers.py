@@ -18,8 +18,8 @@ HERE = Path(__file__).resolve().parent
 NODE_SERVER = HERE / "node_fault_server.js"
 
 # Short heartbeats and reconnection delays keep each scenario well under a second.
-PING_INTERVAL_MS = 300
-PING_TIMEOUT_MS = 200
+PING_INTERVAL_MS = 400
+PING_TIMEOUT_MS = 400
 RECONNECT = {"reconnection_delay": 0.05, "reconnection_delay_max": 0.2, "randomization_factor": 0.0}
 
 
