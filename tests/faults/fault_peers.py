@@ -161,6 +161,7 @@ class PyClient(FaultClient):
         c.on("down", lambda n: seen.add("down", n))
         c.on("shouted", lambda n, *_: seen.add("shouted", n))
         c.io.on("reconnect_attempt", lambda n: seen.add("reconnect_attempt", n))
+        self._watchers: list[asyncio.Task[None]] = []
         c.io.on("open", self._watch_upgrade)
 
     def _watch_upgrade(self) -> None:
@@ -172,7 +173,7 @@ class PyClient(FaultClient):
                 await upgraded.wait()
                 self.seen.add("upgrade", "websocket")
 
-            self.client.io.tasks.spawn(wait(), None)
+            self._watchers.append(asyncio.get_running_loop().create_task(wait()))
 
     async def start(self) -> None:
         await asyncio.wait_for(self.client.connect(), 5)
@@ -193,6 +194,9 @@ class PyClient(FaultClient):
         )
 
     async def close(self) -> None:
+        for task in self._watchers:
+            task.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
         await self.client.close()
 
 
