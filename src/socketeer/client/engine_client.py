@@ -29,6 +29,8 @@ from ..protocol.engineio_packets import (
     decode_payload,
     encode_payload_packet,
 )
+from ..protocol.http_compression import decode_body
+from ..protocol.permessage_deflate import DeflateCodec, PerMessageDeflate, accept_response, client_offer
 from ..protocol.websocket_frames import (
     FrameReader,
     Opcode,
@@ -41,7 +43,7 @@ from ..protocol.websocket_frames import (
     generate_mask,
 )
 from ..protocol.wire import WireMessage
-from .http import HttpConnection, open_stream
+from .http import HttpConnection, HttpResult, open_stream
 
 __all__ = ["EngineClient", "EngineError", "EngineOptions", "TransportName"]
 
@@ -58,6 +60,8 @@ _PONG = EnginePacketType.PONG
 _MESSAGE = EnginePacketType.MESSAGE
 _OPEN = EnginePacketType.OPEN
 _CLOSE = EnginePacketType.CLOSE
+_MAX_RESPONSE = 100 * 1024 * 1024  # the most a compressed poll response may expand to
+_MAX_MESSAGE = 100 * 1024 * 1024  # the largest WebSocket message taken (after decompression)
 
 
 class EngineError(ConnectionError):
@@ -82,6 +86,8 @@ class EngineOptions:
     transports: tuple[TransportName, ...] = ("polling", "websocket")
     upgrade: bool = True
     timeout: float = 20.0  # connection (and probe) timeout
+    per_message_deflate: PerMessageDeflate | None = PerMessageDeflate()
+    """Offer WebSocket compression (as the official client, whose default is ``{threshold: 1024}``)."""
 
     def target(self, transport: TransportName, sid: str | None) -> str:
         params: list[tuple[str, str]] = list(self.query)
@@ -127,10 +133,21 @@ def _noop() -> None:
 class _WebSocketTransport(_Transport):
     name: TransportName = "websocket"
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, leftover: bytes) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        leftover: bytes,
+        deflate: DeflateCodec | None = None,
+    ) -> None:
         self._reader = reader
         self._writer = writer
-        self._frames = FrameReader(client_side=True, max_message_size=100 * 1024 * 1024)
+        self._deflate = deflate
+        self._frames = FrameReader(
+            client_side=True,
+            max_message_size=_MAX_MESSAGE,
+            inflate=None if deflate is None else deflate.decompress,
+        )
         self._leftover = leftover
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -145,13 +162,15 @@ class _WebSocketTransport(_Transport):
         try:
             key = generate_client_key()
             conn = HttpConnection(options.host, options.port, ssl=options.ssl)
+            offer = options.per_message_deflate
+            headers = list(options.headers)
+            if offer is not None:
+                headers.append(("Sec-WebSocket-Extensions", client_offer(offer)))
             writer.write(
-                build_handshake_request(
-                    conn.host_header, options.target("websocket", sid), key, options.headers
-                )
+                build_handshake_request(conn.host_header, options.target("websocket", sid), key, headers)
             )
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), options.timeout)
-            status, headers = _parse_head(head)
+            status, response_headers = _parse_head(head)
             if status != 101:
                 body = b""
                 try:
@@ -161,7 +180,19 @@ class _WebSocketTransport(_Transport):
                 raise EngineError(
                     f"websocket handshake failed with status {status}", status=status, body=body
                 )
-            check_handshake_response(status, headers, key)
+            check_handshake_response(status, response_headers, key, extensions_offered=offer is not None)
+            deflate = None
+            answer = response_headers.get("sec-websocket-extensions")
+            if offer is not None and answer:
+                params = accept_response(answer, offer)
+                deflate = DeflateCodec(
+                    params,
+                    server_side=False,
+                    threshold=offer.threshold,
+                    level=offer.level,
+                    mem_level=offer.mem_level,
+                    max_message_size=_MAX_MESSAGE,
+                )
         except BaseException as exc:
             writer.close()
             if isinstance(exc, (asyncio.IncompleteReadError, asyncio.LimitOverrunError)):
@@ -169,7 +200,7 @@ class _WebSocketTransport(_Transport):
             if isinstance(exc, WebSocketProtocolError):
                 raise EngineError(f"websocket handshake failed: {exc}") from exc
             raise
-        return cls(reader, writer, b"")
+        return cls(reader, writer, b"", deflate)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
@@ -214,11 +245,13 @@ class _WebSocketTransport(_Transport):
 
     def send(self, items: list[Item]) -> None:
         frames = []
+        deflate = self._deflate
         for item in items:
-            if isinstance(item, str):
-                frames.append(build_frame(Opcode.TEXT, item.encode(), mask=generate_mask()))
+            opcode, payload = (Opcode.TEXT, item.encode()) if isinstance(item, str) else (Opcode.BINARY, item)
+            if deflate is None:
+                frames.append(build_frame(opcode, payload, mask=generate_mask()))
             else:
-                frames.append(build_frame(Opcode.BINARY, item, mask=generate_mask()))
+                frames.append(deflate.frame(opcode, payload, mask=generate_mask()))
         self._write(b"".join(frames))
 
     async def close(self, send_close_packet: bool) -> None:
@@ -282,10 +315,28 @@ class _PollingTransport(_Transport):
     def _headers(self) -> list[tuple[str, str]]:
         return [("Accept", "*/*"), *self._options.headers]
 
+    def _get_headers(self) -> list[tuple[str, str]]:
+        headers = self._headers()
+        if not any(name.lower() == "accept-encoding" for name, _ in headers):
+            headers.append(("Accept-Encoding", "gzip, deflate"))  # the server's httpCompression
+        return headers
+
+    @staticmethod
+    def _body(result: HttpResult) -> str:
+        """A GET's payload, decompressed when the server compressed it."""
+        body = result.body
+        encoding = result.headers.get("content-encoding")
+        if encoding is not None and encoding.strip().lower() != "identity":
+            try:
+                body = decode_body(body, encoding, _MAX_RESPONSE)
+            except ValueError as exc:
+                raise EngineError(f"invalid compressed response: {exc}") from None
+        return body.decode()
+
     async def handshake(self) -> list[EnginePacket]:
         """The opening GET; returns its packets (an OPEN first)."""
         result = await self._get.request(
-            "GET", self._options.target("polling", None), self._headers(), timeout=self._options.timeout
+            "GET", self._options.target("polling", None), self._get_headers(), timeout=self._options.timeout
         )
         if result.status != 200:
             self._get.close()
@@ -293,8 +344,8 @@ class _PollingTransport(_Transport):
                 f"handshake failed with status {result.status}", status=result.status, body=result.body
             )
         try:
-            return decode_payload(result.body.decode())
-        except (UnicodeDecodeError, RemoteProtocolError) as exc:
+            return decode_payload(self._body(result))
+        except (UnicodeDecodeError, RemoteProtocolError, EngineError) as exc:
             self._get.close()
             raise EngineError("invalid handshake response") from exc
 
@@ -305,13 +356,13 @@ class _PollingTransport(_Transport):
         try:
             while not self._closed and not self._pausing:
                 result = await self._get.request(
-                    "GET", self._options.target("polling", self.sid), self._headers()
+                    "GET", self._options.target("polling", self.sid), self._get_headers()
                 )
                 if self._closed:
                     return
                 if result.status != 200:
                     raise EngineError(f"poll failed with status {result.status}", status=result.status)
-                for packet in decode_payload(result.body.decode()):
+                for packet in decode_payload(self._body(result)):
                     if packet.type is _CLOSE:
                         self._fail("transport close", None)
                         return
