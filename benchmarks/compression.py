@@ -204,7 +204,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--broadcasts", type=int, default=200)
     parser.add_argument("--size", type=int, default=2048, help="bytes per broadcast message")
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--modes", default="", help="comma-separated; default: all this version has")
     args = parser.parse_args()
     modes = [m for m in args.modes.split(",") if m]
