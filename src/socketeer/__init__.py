@@ -17,6 +17,7 @@ from .server.socket import Socket
 from .sio.reasons import DisconnectReason
 
 if TYPE_CHECKING:
+    from .adapters.emitter import Emitter as Emitter
     from .integrations.asgi import ASGIApp
 
 __all__ = [
@@ -43,6 +44,7 @@ _LAZY = {
     "ASGIApp": ("socketeer.integrations.asgi", "ASGIApp"),
     "AsyncClient": ("socketeer.client.client", "AsyncClient"),
     "Client": ("socketeer.client.sync", "Client"),
+    "Emitter": ("socketeer.adapters.emitter", "Emitter"),  # extra socketeer[redis]
 }
 
 

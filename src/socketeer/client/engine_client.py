@@ -206,7 +206,8 @@ class _WebSocketTransport(_Transport):
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
 
     async def _read_loop(self) -> None:
-        reason, error = "transport close", None
+        reason: str = "transport close"
+        error: BaseException | None = None
         try:
             while True:
                 data = await self._reader.read(65536)
@@ -225,7 +226,11 @@ class _WebSocketTransport(_Transport):
                         return
         except asyncio.CancelledError:
             raise
-        except (ConnectionError, OSError, WebSocketProtocolError, RemoteProtocolError) as exc:
+        except (ConnectionError, OSError) as exc:
+            # the connection ended abnormally (e.g. a reset): the official client (``ws``) reports a close
+            # 1006, hence ``transport close``; only what arrived broken is a ``transport error``
+            error = exc
+        except (WebSocketProtocolError, RemoteProtocolError) as exc:
             reason, error = "transport error", exc
         finally:
             if not self._closed:
@@ -284,6 +289,9 @@ def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
             key, value = name.strip().lower(), value.strip()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
     return int(parts[1]), headers
+
+
+_farewells: set[asyncio.Task[None]] = set()  # CLOSE packets on their way after a transport error
 
 
 class _PollingTransport(_Transport):
@@ -407,11 +415,43 @@ class _PollingTransport(_Transport):
         if post is not None:
             await asyncio.shield(post)
 
+    def resume(self) -> None:
+        """Poll again after :meth:`pause` (the upgrade it was paused for failed)."""
+        if self._closed or not self._pausing:
+            return
+        self._pausing = False
+        task = self._poll_task
+        if task is None or task.done():
+            self._poll_done = asyncio.get_running_loop().create_future()
+            self._poll_task = asyncio.get_running_loop().create_task(self._poll_loop())
+
     def _fail(self, reason: str, error: BaseException | None) -> None:
         if self._closed:
             return
         self.abort()
+        if reason == "transport error" and self.sid is not None:
+            self._say_farewell()
         self.on_close(reason, error)
+
+    def _say_farewell(self) -> None:
+        """After a failed request, tell the server on a new connection that this session is over (a CLOSE
+        packet, as the official client sends): a server that has not seen the failure (it may learn of a
+        cut only when it next writes) then ends the session at once, so a reconnection can recover it."""
+        options, target = self._options, self._options.target("polling", self.sid)
+        headers = [*self._headers(), ("Content-Type", "text/plain;charset=UTF-8")]
+
+        async def farewell() -> None:
+            conn = HttpConnection(options.host, options.port, ssl=options.ssl)
+            try:
+                await asyncio.wait_for(conn.request("POST", target, headers, b"1", timeout=1.0), 1.0)
+            except (ConnectionError, OSError, asyncio.TimeoutError, EngineError):
+                pass
+            finally:
+                conn.close()
+
+        task = asyncio.get_running_loop().create_task(farewell())
+        _farewells.add(task)
+        task.add_done_callback(_farewells.discard)
 
     async def close(self, send_close_packet: bool) -> None:
         if self._closed:
@@ -704,11 +744,15 @@ class EngineClient:
             await polling.pause()
             if self.state not in ("open", "closing") or self._transport is not polling:
                 raise EngineError("closed during the upgrade")
+            if not ws.writable:  # the probe's connection ended while polling was pausing
+                raise EngineError("probe closed before the upgrade")
         except (EngineError, asyncio.TimeoutError) as exc:
             logger.debug("websocket upgrade failed: %s", exc)
             self._upgrading = False
             self._probe = None
             ws.abort()
+            if isinstance(self._transport, _PollingTransport):
+                self._transport.resume()
             self._flush()
             return
         polling.on_close = _noop_close

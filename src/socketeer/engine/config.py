@@ -148,6 +148,8 @@ class EngineConfig:
     cors: CorsConfig | None = None
     allow_request: AllowRequest | None = None
     limits: Limits = field(default_factory=Limits)
+    allow_eio3: bool = False
+    """Accept Engine.IO v3 clients (socket.io-client 2.x), as the official ``allowEIO3``."""
     http_compression: HttpCompression | None = field(default_factory=HttpCompression)
     """``None``: polling responses are never compressed."""
     per_message_deflate: PerMessageDeflate | None = None
