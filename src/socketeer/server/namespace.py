@@ -185,6 +185,8 @@ class Namespace:
     def deliver(self, packet: SocketPacket, sids: Iterable[Sid] | None, flags: BroadcastFlags) -> None:
         message = self.server.parser.encode(packet, flags.volatile)
         message.packet = packet
+        if flags.compress is False:
+            message.compress = False
         self._write(message, sids)
 
     def _write(self, message: WireMessage, sids: Iterable[Sid] | None) -> None:
@@ -226,6 +228,8 @@ class Namespace:
         on_sent(len(targets))
         if targets:
             message = self.server.parser.encode(packet._replace(id=ack_id), flags.volatile)
+            if flags.compress is False:
+                message.compress = False
             for socket in targets:
                 if socket._any_outgoing:
                     socket._call_outgoing(packet.data[0], packet.data[1:])

@@ -31,8 +31,10 @@ from ..protocol.engineio_v3 import (
     encode_text_payload,
     encode_ws_binary,
 )
+from ..protocol.http_compression import choose_encoding, encode_body
 from ..protocol.wire import WireMessage
 from .cors import cors_headers, preflight_headers
+from .forwarding import SessionRouter
 from .ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketPort
 
 __all__ = [
@@ -157,6 +159,7 @@ class EngineConnection:
     """One Engine.IO session: the current transport, the heartbeat timer, the polling buffers."""
 
     __slots__ = (
+        "_compress_poll",
         "_outbox",
         "_outbox_bytes",
         "_lingering",
@@ -202,6 +205,7 @@ class EngineConnection:
         self._lingering = False
         self._overflowed = False
         self._poll: asyncio.Future[bytes] | None = None
+        self._compress_poll = True  # whether the body the poll was answered with may be compressed
         self._posting = False
         self._timer: asyncio.TimerHandle | None = None
 
@@ -288,11 +292,15 @@ class EngineConnection:
         if len(outbox) == 1 and outbox[0].text is not None and not outbox[0].binaries:
             text = outbox[0].text
             assert text is not None
+            self._compress_poll = outbox[0].compress
             poll.set_result(text)
             return
         segments: list[str] = []
+        compress = False
         for message in outbox:
             segments.extend(message.segments())
+            compress = compress or message.compress
+        self._compress_poll = compress
         poll.set_result("\x1e".join(segments).encode())
 
     def _control_body(self, body: bytes) -> bytes:
@@ -307,6 +315,7 @@ class EngineConnection:
         if poll is not None:
             self._poll = None
             if not poll.done():
+                self._compress_poll = False  # control packets only
                 poll.set_result(body)
 
     # -- timers --------------------------------------------------------------------------------
@@ -592,6 +601,26 @@ class EngineServer:
         self._upgrades = ["websocket"] if config.allow_upgrades and "websocket" in config.transports else []
         self._handshakes: dict[str, tuple[float, int]] = {}
         self._error_listeners: list[ConnectionErrorListener] = []
+        self.router: SessionRouter | None = None
+
+    def use_router(self, router: SessionRouter | None) -> None:
+        """Share the sessions with other servers without sticky sessions: new session ids name this server,
+        and polling requests for another server's sessions are relayed to it (see ``forwarding``)."""
+        self.router = router
+        if router is not None:
+            inner = self.generate_id
+            prefix = router.node_id
+
+            async def prefixed(pending: Awaitable[str]) -> str:
+                return prefix + await pending
+
+            def routed(request: HttpRequest) -> str | Awaitable[str]:
+                result = inner(request)
+                if isinstance(result, str):
+                    return prefix + result
+                return prefixed(result)
+
+            self.generate_id = routed
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -599,6 +628,13 @@ class EngineServer:
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
         return loop
+
+    def release_loop(self) -> None:
+        """Forget the event loop once every connection is closed: the next one binds to the loop running
+        then (a server closed and served again, as tests do)."""
+        if not self.connections:
+            self._loop = None
+            self._handshakes = {}  # timestamps of the old loop's clock
 
     def _forget(self, conn: EngineConnection) -> None:
         if self.connections.get(conn.sid) is conn:
@@ -756,6 +792,13 @@ class EngineServer:
         cors = cors_headers(self.config.cors, request.headers)
         if request.method == "OPTIONS":
             return HttpResponse(204, preflight_headers(self.config.cors, request.headers))
+        router = self.router
+        if router is not None:
+            sid = request.query.get("sid")
+            if sid is not None and sid not in self.connections:
+                owner = router.owner_of(sid)
+                if owner is not None:
+                    return await router.forward(owner, request)
         failure = self.verify(request, websocket=False)
         if failure is not None:
             return _error(failure[0], cors, failure[1])
@@ -807,6 +850,7 @@ class EngineServer:
             conn._outbox = []
             conn._outbox_bytes = 0
             body = "\x1e".join(segments).encode()
+        headers, body = self._compressed(request, headers, body, True)
         return HttpResponse(200, headers, body)
 
     async def _new_sid(self, request: HttpRequest) -> EngineSid | None:
@@ -866,6 +910,20 @@ class EngineServer:
             value += f"; SameSite={cookie.same_site}"
         return [("Set-Cookie", value)]
 
+    def _compressed(
+        self, request: HttpRequest, headers: list[tuple[str, str]], body: bytes, compress: bool
+    ) -> tuple[list[tuple[str, str]], bytes]:
+        """A poll's headers and body, compressed as ``http_compression`` and the request's Accept-Encoding
+        say (as the official polling transport: only at ``threshold`` bytes or more, and not when every
+        packet of the payload was sent with ``compress(False)``)."""
+        options = self.config.http_compression
+        if options is None or not compress or len(body) < options.threshold:
+            return headers, body
+        encoding = choose_encoding(request.headers.get("accept-encoding"))
+        if encoding is None:
+            return headers, body
+        return [*headers, ("Content-Encoding", encoding)], encode_body(body, encoding, options.level)
+
     async def _poll(
         self, conn: EngineConnection, request: HttpRequest, cors: list[tuple[str, str]]
     ) -> HttpResponse:
@@ -875,7 +933,9 @@ class EngineServer:
             return _error(EngineErrorCode.BAD_REQUEST, cors)
         if conn.session.closed:
             if conn._lingering:
-                return self._respond(request, _TEXT_HEADERS + cors, conn._take_final_poll())
+                return self._respond(
+                    request, *self._compressed(request, _TEXT_HEADERS + cors, conn._take_final_poll(), True)
+                )
             return _error(EngineErrorCode.UNKNOWN_SID, cors)
         headers = _TEXT_HEADERS + cors
         if conn.session.state is SessionState.PROBED:
@@ -894,7 +954,7 @@ class EngineServer:
             raise
         if conn.protocol == 3 and body[:1] in (b"\x00", b"\x01"):
             headers = _BINARY_HEADERS + cors  # a v3 binary payload
-        return self._respond(request, headers, body)
+        return self._respond(request, *self._compressed(request, headers, body, conn._compress_poll))
 
     def _post(
         self, conn: EngineConnection, request: HttpRequest, cors: list[tuple[str, str]]
