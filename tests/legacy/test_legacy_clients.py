@@ -271,3 +271,23 @@ async def test_under_an_asgi_server(start_v2: StartV2, mode: str) -> None:
         assert answer["ack"] == [{"$bin": "AAEC//8="}, "ok"]
         await clients.command("close", client="a")
         await io.close()
+
+
+async def test_v3_polling_responses_are_compressed_as_v4_ones(serve_socketeer: Any) -> None:
+    io = legacy_app()
+
+    @io.on("big")
+    def big(sock: Socket, compress: bool) -> None:
+        sock.compress(compress).emit("big", "x" * 4000)
+
+    url = await serve_socketeer(io)
+    async with httpx.AsyncClient(trust_env=False, timeout=TIMEOUT) as client:
+        opened = await client.get(f"{url}/socket.io/?EIO=3&transport=polling&b64=1")
+        sid = json.loads(frames(opened.text)[0][1:])["sid"]
+        poll = f"{url}/socket.io/?EIO=3&transport=polling&sid={sid}"
+        for compress, encoding in ((True, "gzip"), (False, None), (True, "gzip")):
+            event = f'42["big",{json.dumps(compress)}]'
+            await client.post(poll, content=f"{len(event)}:{event}".encode())
+            polled = await client.get(poll, headers={"Accept-Encoding": "gzip"})
+            assert polled.headers.get("content-encoding") == encoding
+            assert frames(polled.text) == ['42["big","' + "x" * 4000 + '"]']

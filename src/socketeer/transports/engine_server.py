@@ -88,7 +88,8 @@ def _v3_ws_message(message: WireMessage) -> WireMessage:
     """A message whose binary packets carry their type byte, as v3 WebSocket frames do."""
     if not message.binaries:
         return message
-    v3 = WireMessage(message.text, tuple(encode_ws_binary(b) for b in message.binaries), message.volatile)
+    binaries = tuple(encode_ws_binary(b) for b in message.binaries)
+    v3 = WireMessage(message.text, binaries, message.volatile, message.compress)
     v3.packet = message.packet
     return v3
 
@@ -287,6 +288,7 @@ class EngineConnection:
         self._outbox = []
         self._outbox_bytes = 0
         if self.protocol == 3:
+            self._compress_poll = any(message.compress for message in outbox)
             poll.set_result(_v3_payload(outbox, self.binary_payloads))
             return
         if len(outbox) == 1 and outbox[0].text is not None and not outbox[0].binaries:
