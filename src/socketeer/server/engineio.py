@@ -124,6 +124,7 @@ class EngineIOServer:
         cors: CorsConfig | dict[str, Any] | None = None,
         allow_request: AllowRequest | None = None,
         limits: Limits | None = None,
+        allow_eio3: bool = False,
     ) -> None:
         if not path.endswith("/"):
             path += "/"
@@ -143,6 +144,7 @@ class EngineIOServer:
             cors=cors,
             allow_request=allow_request,
             limits=limits or Limits(),
+            allow_eio3=allow_eio3,
         )
         self.engine = EngineServer(self.engine_config, self)
         self.clients: dict[str, EngineIOSocket] = {}
