@@ -140,6 +140,7 @@ class EngineIOServer:
         limits: Limits | None = None,
         http_compression: HttpCompression | dict[str, Any] | bool = True,
         per_message_deflate: PerMessageDeflate | dict[str, Any] | bool = False,
+        allow_eio3: bool = False,
     ) -> None:
         if not path.endswith("/"):
             path += "/"
@@ -161,6 +162,7 @@ class EngineIOServer:
             limits=limits or Limits(),
             http_compression=http_compression_option(http_compression),
             per_message_deflate=per_message_deflate_option(per_message_deflate),
+            allow_eio3=allow_eio3,
         )
         self.engine = EngineServer(self.engine_config, self)
         self.clients: dict[str, EngineIOSocket] = {}
