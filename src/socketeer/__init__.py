@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .engine.config import CookieConfig, CorsConfig, Limits
+from .engine.config import CookieConfig, CorsConfig, HttpCompression, Limits, PerMessageDeflate
 from .exceptions import AckTimeout, ConnectionRefused
 from .server.broadcast import BroadcastOperator
 from .server.engineio import EngineIOServer, EngineIOSocket
@@ -30,8 +30,10 @@ __all__ = [
     "DisconnectReason",
     "EngineIOServer",
     "EngineIOSocket",
+    "HttpCompression",
     "Limits",
     "Namespace",
+    "PerMessageDeflate",
     "Server",
     "Socket",
 ]
