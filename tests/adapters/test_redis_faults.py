@@ -16,7 +16,7 @@ from socketeer.adapters.redis import create_adapter
 from socketeer.adapters.redis_link import RedisLink
 from socketeer.exceptions import AckTimeout
 
-TIMEOUT = 0.5
+TIMEOUT = 5.0  # requests_timeout of every server (s): only reached where a test expects partial answers
 
 
 def fast_link(url: str) -> RedisLink:
