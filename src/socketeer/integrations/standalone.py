@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, unquote
 
 import httptools
 
+from ..protocol.permessage_deflate import DeflateCodec, accept_offer
 from ..protocol.websocket_frames import (
     FrameReader,
     InvalidHandshake,
@@ -87,6 +88,7 @@ class HttpProtocol(asyncio.Protocol):
         "_body",
         "_body_size",
         "_closing",
+        "_deflate",
         "_headers",
         "_header_bytes",
         "_held",
@@ -125,6 +127,7 @@ class HttpProtocol(asyncio.Protocol):
         self._held = False
         self._closing = False
         self._timer: asyncio.TimerHandle | None = None
+        self._deflate: DeflateCodec | None = None  # permessage-deflate, when negotiated
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -404,9 +407,25 @@ class HttpProtocol(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         engine = self.server.engine
-        transport.write(build_handshake_response(key, engine.websocket_headers(request)))
-        self._reader = FrameReader(max_message_size=self.server.engine.config.max_http_buffer_size)
-        self.server.engine.accept_websocket(request, self)
+        headers = engine.websocket_headers(request)
+        max_size = engine.config.max_http_buffer_size
+        options = engine.config.per_message_deflate
+        params = None if options is None else accept_offer(self._headers.get("sec-websocket-extensions"), options)
+        if options is not None and params is not None:
+            headers = [*headers, ("Sec-WebSocket-Extensions", params.header())]
+            deflate = self._deflate = DeflateCodec(
+                params,
+                server_side=True,
+                threshold=options.threshold,
+                level=options.level,
+                mem_level=options.mem_level,
+                max_message_size=max_size,
+            )
+            self._reader = FrameReader(max_message_size=max_size, inflate=deflate.decompress)
+        else:
+            self._reader = FrameReader(max_message_size=max_size)
+        transport.write(build_handshake_response(key, headers))
+        engine.accept_websocket(request, self)
         if rest:
             self._ws_data(self._reader, rest)
 
@@ -464,14 +483,19 @@ class HttpProtocol(asyncio.Protocol):
     def write(self, message: WireMessage) -> None:
         if self._closing:
             return
-        frames = message.ws_frames()
+        deflate = self._deflate
+        frames = message.ws_frames() if deflate is None else deflate.message_frames(message)
         self._wbuf.append(frames)
         self._wsize += len(frames)
         if len(self._wbuf) == 1:
             self.server._schedule_flush(self)
 
     def send_text(self, text: str) -> None:
-        self._write_raw(build_text_frame(text.encode()))
+        deflate = self._deflate
+        if deflate is None:
+            self._write_raw(build_text_frame(text.encode()))
+        else:
+            self._write_raw(deflate.frame(_TEXT, text.encode()))
 
     def _write_raw(self, frame: bytes) -> None:
         if self._closing:
