@@ -225,7 +225,7 @@ async def test_v3_binary_payloads_when_the_client_supports_them(serve_socketeer:
 
 
 async def test_v3_ping_timeout_includes_the_ping_interval(serve_socketeer: Any) -> None:
-    io = Server(allow_eio3=True, ping_interval=0.2, ping_timeout=0.1)
+    io = Server(allow_eio3=True, ping_interval=0.4, ping_timeout=0.1)
     closed: asyncio.Future[tuple[str, float]] = asyncio.get_running_loop().create_future()
 
     @io.on("connection")
@@ -241,7 +241,9 @@ async def test_v3_ping_timeout_includes_the_ping_interval(serve_socketeer: Any) 
         await client.get(f"{url}/socket.io/?EIO=3&transport=polling&b64=1")
         reason, after = await asyncio.wait_for(closed, TIMEOUT)
     assert reason == "ping timeout"
-    assert after >= 0.28  # ping_interval + ping_timeout, not ping_timeout alone
+    # ping_interval + ping_timeout (0.5 s), not ping_timeout alone (0.1 s); the clock starts a little
+    # after the handshake, so leave room for a loaded machine
+    assert after >= 0.35
 
 
 @contextlib.asynccontextmanager
