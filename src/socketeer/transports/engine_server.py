@@ -613,14 +613,17 @@ class EngineServer:
             inner = self.generate_id
             prefix = router.node_id
 
-            async def prefixed(pending: Awaitable[str]) -> str:
-                return prefix + await pending
+            async def prefixed(result: str | Awaitable[str], ready: Awaitable[None] | None) -> str:
+                if ready is not None:
+                    await ready
+                return prefix + (result if isinstance(result, str) else await result)
 
             def routed(request: HttpRequest) -> str | Awaitable[str]:
+                ready = router.session_created()
                 result = inner(request)
-                if isinstance(result, str):
+                if ready is None and isinstance(result, str):
                     return prefix + result
-                return prefixed(result)
+                return prefixed(result, ready)
 
             self.generate_id = routed
 
@@ -798,7 +801,7 @@ class EngineServer:
         if router is not None:
             sid = request.query.get("sid")
             if sid is not None and sid not in self.connections:
-                owner = router.owner_of(sid)
+                owner = await router.locate(sid)
                 if owner is not None:
                     return await router.forward(owner, request)
         failure = self.verify(request, websocket=False)
