@@ -13,6 +13,14 @@ from socketeer import Server
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 
+pytest_plugins = ["pytester"]  # for the tests of socketeer's own pytest plugin
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # socketeer's plugin comes with the package's entry point; an install made before it existed lacks it
+    if not config.pluginmanager.has_plugin("socketeer"):
+        config.pluginmanager.import_plugin("socketeer.testing.plugin")
+
 StartServer = Callable[[Server], Awaitable[str]]
 
 

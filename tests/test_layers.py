@@ -24,6 +24,7 @@ LAYER_OF_PACKAGE = {
     "cli": 6,
     "__main__": 6,
     "admin": 5,
+    "testing": 6,
     "__init__": 7,
 }
 PURE_BANNED = {"asyncio", "time", "socket", "selectors", "threading"}

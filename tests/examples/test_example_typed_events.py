@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
-from socketeer.client import AsyncClient
+from socketeer.testing import next_event
+from socketeer.testing.plugin import ClientFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "typed_events.py"
@@ -39,44 +39,28 @@ def test_example_passes_mypy_strict() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-async def test_example_serves_typed_events(serve_socketeer: Any) -> None:
+async def test_example_serves_typed_events(socketeer_client: ClientFactory) -> None:
     example = load_example()
-    url = await serve_socketeer(example.io)
     # WebSocket only: a volatile emit over long-polling may be dropped, by design
-    async with AsyncClient(url, transports=("websocket",), reconnection=False) as client:
-        other = AsyncClient(url, transports=("websocket",), reconnection=False)
-        cursors: list[Any] = []
-        other.on("cursor", lambda sid, position: cursors.append((sid, position)))
-        async with other:
-            good = {"items": [{"sku": "tea", "quantity": 2}]}
-            assert await client.emit_with_ack("order", good, timeout=5) == {"total": 5.0, "lines": 1}
-            bad = await client.emit_with_ack("order", {"items": [{"sku": "tea", "quantity": 0}]}, timeout=5)
-            assert bad["message"].startswith("invalid payload for 'order': order.items.0.quantity")
-            assert await client.emit_with_ack("order", {"items": []}, timeout=5) == {
-                "message": "invalid payload for 'order': order.items: List should have at least 1 item "
-                "after validation, not 0",
-                "data": {
-                    "event": "order",
-                    "errors": [
-                        {
-                            "loc": ["order", "items"],
-                            "msg": "List should have at least 1 item after validation, not 0",
-                        }
-                    ],
-                },
-            }
-            assert await client.emit_with_ack("join", "r1", timeout=5) is True
-            assert await other.emit_with_ack("join", "r1", timeout=5) is True
-            client.emit("cursor", {"x": 1, "y": 2})
-            client.emit("chat", {"room": "r1", "text": "hi"})
-            message = await other_event(other, "chat")
-            assert message == (client.id, "hi")
-            assert cursors == [(client.id, {"x": 1.0, "y": 2.0})]
-
-
-async def other_event(client: AsyncClient, event: str) -> Any:
-    import asyncio
-
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    client.once(event, lambda *args: future.done() or future.set_result(args))
-    return await asyncio.wait_for(future, 5)
+    client = await socketeer_client(example.io, transports=("websocket",))
+    other = await socketeer_client(example.io, transports=("websocket",))
+    good = {"items": [{"sku": "tea", "quantity": 2}]}
+    assert await client.emit_with_ack("order", good, timeout=5) == {"total": 5.0, "lines": 1}
+    bad = await client.emit_with_ack("order", {"items": [{"sku": "tea", "quantity": 0}]}, timeout=5)
+    assert bad["message"].startswith("invalid payload for 'order': order.items.0.quantity")
+    assert await client.emit_with_ack("order", {"items": []}, timeout=5) == {
+        "message": "invalid payload for 'order': order.items: List should have at least 1 item "
+        "after validation, not 0",
+        "data": {
+            "event": "order",
+            "errors": [
+                {"loc": ["order", "items"], "msg": "List should have at least 1 item after validation, not 0"}
+            ],
+        },
+    }
+    assert await client.emit_with_ack("join", "r1", timeout=5) is True
+    assert await other.emit_with_ack("join", "r1", timeout=5) is True
+    client.emit("cursor", {"x": 1, "y": 2})
+    client.emit("chat", {"room": "r1", "text": "hi"})
+    assert await next_event(other, "cursor") == (client.id, {"x": 1.0, "y": 2.0})
+    assert await next_event(other, "chat") == (client.id, "hi")

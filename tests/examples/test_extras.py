@@ -13,7 +13,7 @@ from packaging.requirements import Requirement
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 #: extras that are tooling, not parts of the library
-TOOLING = {"dev", "docs", "all"}
+TOOLING = {"dev", "docs", "testing", "all"}
 #: the module each distribution is imported as
 MODULES = {"prometheus-client": "prometheus_client"}
 

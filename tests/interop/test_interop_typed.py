@@ -10,7 +10,7 @@ import pydantic
 import pytest
 
 from socketeer import Server, Socket
-from socketeer.client import AsyncClient
+from socketeer.testing.plugin import ClientFactory
 
 
 @dataclass
@@ -106,13 +106,12 @@ class Notice:
 
 
 async def test_socketeer_client_both_directions(
-    serve_socketeer: Any, caplog: pytest.LogCaptureFixture
+    socketeer_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     io, seen = typed_server()
-    url = await serve_socketeer(io)
     sockets: list[Socket] = []
     io.on("connection", sockets.append)
-    client = AsyncClient(url, transports=("websocket",), reconnection=False)
+    client = await socketeer_client(io, transports=("websocket",))
     received: list[Notice] = []
 
     @client.on("notice")
@@ -120,24 +119,23 @@ async def test_socketeer_client_both_directions(
         received.append(notice)
         return Notice(notice.level + 1, notice.text.upper())
 
-    async with client:
-        assert await client.emit_with_ack("buy", Order(items=[Item("a", 1.0)])) == {"total": 1.0, "count": 1}
-        error = await client.emit_with_ack("buy", {"items": "none"}, timeout=5)
-        assert error["data"]["errors"][0]["loc"] == ["order", "items"]
-        assert await client.emit_with_ack("price", Item("b", 2), 2, timeout=5) == {"name": "b", "price": 4.0}
+    assert await client.emit_with_ack("buy", Order(items=[Item("a", 1.0)])) == {"total": 1.0, "count": 1}
+    error = await client.emit_with_ack("buy", {"items": "none"}, timeout=5)
+    assert error["data"]["errors"][0]["loc"] == ["order", "items"]
+    assert await client.emit_with_ack("price", Item("b", 2), 2, timeout=5) == {"name": "b", "price": 4.0}
 
-        [socket] = sockets
-        answer = await socket.emit_with_ack("notice", {"level": 1, "text": "hi"}, timeout=5)
-        assert answer == {"level": 2, "text": "HI"} and received == [Notice(1, "hi")]
-        error = await socket.emit_with_ack("notice", {"level": "high", "text": "hi"}, timeout=5)
-        assert error["message"] == "invalid payload for 'notice': notice.level: expected integer, got string"
-        with caplog.at_level(logging.WARNING, logger="socketeer"):
-            socket.emit("notice", {"text": "no level"})
-            assert await socket.emit_with_ack("notice", {"level": 5, "text": "x"}, timeout=5) == {
-                "level": 6,
-                "text": "X",
-            }
-        assert [r.getMessage() for r in caplog.records if "invalid payload" in r.getMessage()] == [
-            f"invalid payload for event 'notice' on socket {client.id}: notice.level: field required"
-        ]
-        assert received == [Notice(1, "hi"), Notice(5, "x")] and client.connected
+    [socket] = sockets
+    answer = await socket.emit_with_ack("notice", {"level": 1, "text": "hi"}, timeout=5)
+    assert answer == {"level": 2, "text": "HI"} and received == [Notice(1, "hi")]
+    error = await socket.emit_with_ack("notice", {"level": "high", "text": "hi"}, timeout=5)
+    assert error["message"] == "invalid payload for 'notice': notice.level: expected integer, got string"
+    with caplog.at_level(logging.WARNING, logger="socketeer"):
+        socket.emit("notice", {"text": "no level"})
+        assert await socket.emit_with_ack("notice", {"level": 5, "text": "x"}, timeout=5) == {
+            "level": 6,
+            "text": "X",
+        }
+    assert [r.getMessage() for r in caplog.records if "invalid payload" in r.getMessage()] == [
+        f"invalid payload for event 'notice' on socket {client.id}: notice.level: field required"
+    ]
+    assert received == [Notice(1, "hi"), Notice(5, "x")] and client.connected

@@ -20,16 +20,26 @@ class WireMessage:
 
     ``text`` is the UTF-8 Engine.IO text packet (type digit included, e.g. ``b'42["hi"]'``) or
     ``None`` when the message is binary only; ``binaries`` are binary MESSAGE packets that follow it.
-    ``volatile`` messages may be dropped by a transport that cannot send them now.
+    ``volatile`` messages may be dropped by a transport that cannot send them now. ``compress=False``
+    (``emit`` after ``compress(False)``) keeps the message out of HTTP and WebSocket compression.
     """
 
-    __slots__ = ("_frames", "_segments", "_stream", "binaries", "packet", "text", "volatile")
+    __slots__ = ("_frames", "_segments", "_stream", "binaries", "compress", "deflated", "packet", "text", "volatile")
 
-    def __init__(self, text: bytes | None, binaries: tuple[bytes, ...] = (), volatile: bool = False) -> None:
+    def __init__(
+        self,
+        text: bytes | None,
+        binaries: tuple[bytes, ...] = (),
+        volatile: bool = False,
+        compress: bool = True,
+    ) -> None:
         self.text = text
         self.binaries = binaries
         self.volatile = volatile
+        self.compress = compress
         self.packet: Any = None  # the decoded form, when the sender kept it (for outgoing listeners)
+        # (settings, frames) of the last permessage-deflate compression shared between connections
+        self.deflated: tuple[object, bytes] | None = None
         self._frames: bytes | None = None
         self._segments: list[str] | None = None
         self._stream: bytes | None = None
