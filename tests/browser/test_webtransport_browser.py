@@ -110,9 +110,7 @@ async def round_trip(page: Any) -> dict[str, Any]:
 
 async def test_webtransport_only_with_certificate_hashes(cert: DevCertificate, pages: int) -> None:
     io = make_server(f"http://127.0.0.1:{pages}")
-    srv = await io.serve(
-        "127.0.0.1", 0, certfile=cert.certfile, keyfile=cert.keyfile, webtransport=True
-    )
+    srv = await io.serve("127.0.0.1", 0, certfile=cert.certfile, keyfile=cert.keyfile, webtransport=True)
     try:
         async with launch("MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", quic=True) as browser:
             options = {"transports": ["webtransport"], "reconnection": False}
@@ -122,5 +120,50 @@ async def test_webtransport_only_with_certificate_hashes(cert: DevCertificate, p
             assert await page.eval("socket.io.engine.transport.name") == "webtransport"
             (socket,) = io.sockets.sockets.values()
             assert socket.transport == "webtransport"
+    finally:
+        await io.close()
+
+
+async def test_default_upgrade_path_ends_on_webtransport(cert: DevCertificate, pages: int) -> None:
+    """Polling first, then the client probes WebSocket and WebTransport (favoured): it ends on the latter.
+    The polling requests go over HTTPS with the same certificate, trusted here through its key's hash."""
+    io = make_server(f"http://127.0.0.1:{pages}")
+    srv = await io.serve("127.0.0.1", 0, certfile=cert.certfile, keyfile=cert.keyfile, webtransport=True)
+    spki = base64.b64encode(cert.spki_sha256).decode()
+    try:
+        async with launch(
+            "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            quic=True,
+            extra_args=(f"--ignore-certificate-errors-spki-list={spki}",),
+        ) as browser:
+            page = await browser(url(pages, srv.port, {"reconnection": False}, cert), "upgrade")
+            await round_trip(page)
+            await page.wait_for(
+                "socket.io.engine.transport.name === 'webtransport'", "the upgrade to WebTransport"
+            )
+            assert await page.eval("socket.emit('add', 1, 1, (s) => { window.again = s }), true")
+            assert await page.wait_for("window.again", "an ack over WebTransport") == 2
+            (socket,) = io.sockets.sockets.values()
+            assert socket.transport == "webtransport"
+    finally:
+        await io.close()
+
+
+async def test_reconnects_after_the_server_restarts(cert: DevCertificate, pages: int) -> None:
+    io = make_server(f"http://127.0.0.1:{pages}")
+    srv = await io.serve("127.0.0.1", 0, certfile=cert.certfile, keyfile=cert.keyfile, webtransport=True)
+    port = srv.port
+    try:
+        async with launch("MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", quic=True) as browser:
+            options = {"transports": ["webtransport"], "reconnectionDelay": 100, "reconnectionDelayMax": 200}
+            page = await browser(url(pages, port, options, cert), "restart")
+            await round_trip(page)
+            await io.close()
+            await page.wait_for("!socket.connected", "the disconnection")
+            io = make_server(f"http://127.0.0.1:{pages}")
+            await io.serve("127.0.0.1", port, certfile=cert.certfile, keyfile=cert.keyfile, webtransport=True)
+            await page.wait_for("window.result.connects >= 2", "the reconnection")
+            assert await page.eval("socket.io.engine.transport.name") == "webtransport"
+            assert len(io.sockets.sockets) == 1
     finally:
         await io.close()

@@ -1069,6 +1069,8 @@ class EngineServer:
         """Take over a WebTransport session whose first packet was an open packet carrying ``open_data``:
         empty for a new session, ``{"sid": ...}`` to upgrade that session (then probed as a WebSocket)."""
         query = {k: v for k, v in request.query.items() if k != "sid"}
+        query["EIO"] = "4"  # the official client sends no query on WebTransport: it speaks v4
+        query["transport"] = "webtransport"
         if open_data:
             try:
                 sid = json.loads(open_data)["sid"]
