@@ -151,6 +151,10 @@ class PyClient(FaultClient):
             retries=retries,
             ack_timeout=1.0,
             timeout=5,
+            # the proxy triggers on bytes of the plain stream: keep polling answers uncompressed
+            # (as the official Node client, which sends no Accept-Encoding) and frames uncompressed
+            headers={"Accept-Encoding": "identity"},
+            per_message_deflate=False,
             **RECONNECT,
         )
         c, seen = self.client, self.seen
