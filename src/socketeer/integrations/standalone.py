@@ -789,8 +789,12 @@ def run(
     http_handler: HttpHandler | None = None,
     use_uvloop: bool = True,
     on_ready: Callable[[StandaloneServer], None] | None = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    webtransport: bool = False,
 ) -> None:
-    """Run until SIGINT or SIGTERM, then close gracefully (``socketeer serve``)."""
+    """Run until SIGINT or SIGTERM, then close gracefully (``socketeer serve``); ``certfile``,
+    ``keyfile`` and ``webtransport`` as for :func:`serve`."""
     if use_uvloop:
         install_uvloop()
 
@@ -802,7 +806,15 @@ def run(
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
                 pass
-        server = await serve(io, host, port, http_handler=http_handler)
+        server = await serve(
+            io,
+            host,
+            port,
+            http_handler=http_handler,
+            certfile=certfile,
+            keyfile=keyfile,
+            webtransport=webtransport,
+        )
         if on_ready is not None:
             on_ready(server)
         await stop.wait()
