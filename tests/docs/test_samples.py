@@ -654,6 +654,7 @@ async def testing_plugin(capsys: pytest.CaptureFixture[str], **_: Any) -> None:
         await load("testing_serve.py").main()
     finally:
         sys.path.remove(str(SAMPLES))
+        sys.modules.pop("myapp", None)  # another test's own `myapp` must not find this one
     assert "('pong',)" in capsys.readouterr().out
 
 
