@@ -13,7 +13,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 from .._types import EngineSid
-from ..engine.config import AllowRequest, CookieConfig, CorsConfig, EngineConfig, Limits
+from ..engine.config import (
+    AllowRequest,
+    CookieConfig,
+    CorsConfig,
+    EngineConfig,
+    HttpCompression,
+    Limits,
+    PerMessageDeflate,
+    http_compression_option,
+    per_message_deflate_option,
+)
 from ..protocol.wire import WireMessage
 from ..transports.engine_server import CloseReason, EngineConnection, EngineServer
 from ..transports.ports import HttpRequest
@@ -62,10 +72,14 @@ class EngineIOSocket:
     def closed(self) -> bool:
         return self._conn.closed
 
-    def send(self, data: str | bytes) -> None:
+    def send(self, data: str | bytes, *, compress: bool = True) -> None:
         """Send one message: a string arrives as a string, bytes as binary. Never blocks; a message
-        for a closed session is dropped."""
-        self._conn.write(_message(data))
+        for a closed session is dropped. ``compress=False`` keeps it out of HTTP and WebSocket
+        compression (the official ``socket.send(data, {compress: false})``)."""
+        message = _message(data)
+        if not compress:
+            message.compress = False
+        self._conn.write(message)
 
     def close(self) -> None:
         """Close the session from the server; the ``close`` handlers see ``forced close``."""
@@ -125,6 +139,8 @@ class EngineIOServer:
         allow_request: AllowRequest | None = None,
         limits: Limits | None = None,
         allow_eio3: bool = False,
+        http_compression: HttpCompression | dict[str, Any] | bool = True,
+        per_message_deflate: PerMessageDeflate | dict[str, Any] | bool = False,
     ) -> None:
         if not path.endswith("/"):
             path += "/"
@@ -145,6 +161,8 @@ class EngineIOServer:
             allow_request=allow_request,
             limits=limits or Limits(),
             allow_eio3=allow_eio3,
+            http_compression=http_compression_option(http_compression),
+            per_message_deflate=per_message_deflate_option(per_message_deflate),
         )
         self.engine = EngineServer(self.engine_config, self)
         self.clients: dict[str, EngineIOSocket] = {}
