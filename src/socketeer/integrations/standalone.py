@@ -627,6 +627,9 @@ class StandaloneServer:
         """``fn(request, raw_request, transport) -> bool``: give a WebSocket upgrade's connection to
         another process (``--workers``: the worker that owns the session); ``True`` if it took it."""
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.webtransport: Any = None
+        """The UDP (HTTP/3) listener of the WebTransport transport, when it runs
+        (a :class:`socketeer.integrations.webtransport.WebTransportServer`)."""
 
     # -- serving -------------------------------------------------------------------------------
 
@@ -674,7 +677,18 @@ class StandaloneServer:
         assert self._server is not None
         await self._server.serve_forever()
 
+    async def start_webtransport(self, host: str, certfile: str, keyfile: str | None = None) -> None:
+        """Listen for WebTransport (HTTP/3, UDP) on the TCP listener's port number (extra: ``webtransport``)."""
+        from .webtransport import WebTransportServer
+
+        webtransport = WebTransportServer(self.engine, certfile=certfile, keyfile=keyfile)
+        await webtransport.start(host, self.port)
+        self.webtransport = webtransport
+
     async def close(self) -> None:
+        if self.webtransport is not None:
+            await self.webtransport.close()
+            self.webtransport = None
         if self._server is not None:
             self._server.close()
         for extra in self._extra_servers:
@@ -751,13 +765,24 @@ async def serve(
     backlog: int = 2048,
     request_timeout: float = 20.0,
     keep_alive_timeout: float = 60.0,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    webtransport: bool = False,
 ) -> StandaloneServer:
     """Listen on ``host:port`` and return the running :class:`StandaloneServer`.
+
+    ``certfile`` (and ``keyfile``, PEM) serve HTTPS when no ``ssl`` context is given. ``webtransport``
+    also listens on UDP, on the same port number, for the WebTransport transport over HTTP/3 (it needs
+    ``certfile``; extra ``socketeer[webtransport]``), and handshakes then offer the upgrade to it.
 
     ``request_timeout`` bounds how long a client may take to send a complete request (headers and body;
     it also closes idle fresh connections and slow "slowloris" senders); ``keep_alive_timeout`` is how long
     an idle keep-alive connection stays open between requests.
     """
+    if webtransport and certfile is None:
+        raise ValueError("webtransport needs certfile (HTTP/3 has no plain-text mode)")
+    if ssl is None and certfile is not None:
+        ssl = _ssl_context(certfile, keyfile)
     server = StandaloneServer(
         io,
         http_handler=http_handler,
@@ -766,7 +791,22 @@ async def serve(
         keep_alive_timeout=keep_alive_timeout,
     )
     await server.start(host, port, reuse_port=reuse_port, backlog=backlog)
+    if webtransport:
+        assert certfile is not None
+        try:
+            await server.start_webtransport(host, certfile, keyfile)
+        except BaseException:
+            await server.close()
+            raise
     return server
+
+
+def _ssl_context(certfile: str, keyfile: str | None) -> Any:
+    import ssl as ssl_module
+
+    context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
 
 
 def run(
@@ -777,8 +817,12 @@ def run(
     http_handler: HttpHandler | None = None,
     use_uvloop: bool = True,
     on_ready: Callable[[StandaloneServer], None] | None = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    webtransport: bool = False,
 ) -> None:
-    """Run until SIGINT or SIGTERM, then close gracefully (``socketeer serve``)."""
+    """Run until SIGINT or SIGTERM, then close gracefully (``socketeer serve``); ``certfile``,
+    ``keyfile`` and ``webtransport`` as for :func:`serve`."""
     if use_uvloop:
         install_uvloop()
 
@@ -790,7 +834,15 @@ def run(
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
                 pass
-        server = await serve(io, host, port, http_handler=http_handler)
+        server = await serve(
+            io,
+            host,
+            port,
+            http_handler=http_handler,
+            certfile=certfile,
+            keyfile=keyfile,
+            webtransport=webtransport,
+        )
         if on_ready is not None:
             on_ready(server)
         await stop.wait()

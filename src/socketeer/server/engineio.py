@@ -138,9 +138,9 @@ class EngineIOServer:
         cors: CorsConfig | dict[str, Any] | None = None,
         allow_request: AllowRequest | None = None,
         limits: Limits | None = None,
-        allow_eio3: bool = False,
         http_compression: HttpCompression | dict[str, Any] | bool = True,
         per_message_deflate: PerMessageDeflate | dict[str, Any] | bool = False,
+        allow_eio3: bool = False,
     ) -> None:
         if not path.endswith("/"):
             path += "/"
@@ -160,9 +160,9 @@ class EngineIOServer:
             cors=cors,
             allow_request=allow_request,
             limits=limits or Limits(),
-            allow_eio3=allow_eio3,
             http_compression=http_compression_option(http_compression),
             per_message_deflate=per_message_deflate_option(per_message_deflate),
+            allow_eio3=allow_eio3,
         )
         self.engine = EngineServer(self.engine_config, self)
         self.clients: dict[str, EngineIOSocket] = {}

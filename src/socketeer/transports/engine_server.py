@@ -221,7 +221,11 @@ class EngineConnection:
 
     @property
     def transport(self) -> str:
-        return "websocket" if self.ws is not None else "polling"
+        ws = self.ws
+        if ws is None:
+            return "polling"
+        name: str = getattr(ws, "name", "websocket")  # a WebTransport session's port says so
+        return name
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -529,7 +533,7 @@ class _UpgradeProbe:
             conn._schedule()
             if conn.observer is not None:
                 try:
-                    conn.observer.on_upgrade("websocket")
+                    conn.observer.on_upgrade(getattr(self.port, "name", "websocket"))
                 except Exception:
                     logger.exception("error in the upgrade observer of %s", conn.sid)
         else:
@@ -613,14 +617,17 @@ class EngineServer:
             inner = self.generate_id
             prefix = router.node_id
 
-            async def prefixed(pending: Awaitable[str]) -> str:
-                return prefix + await pending
+            async def prefixed(result: str | Awaitable[str], ready: Awaitable[None] | None) -> str:
+                if ready is not None:
+                    await ready
+                return prefix + (result if isinstance(result, str) else await result)
 
             def routed(request: HttpRequest) -> str | Awaitable[str]:
+                ready = router.session_created()
                 result = inner(request)
-                if isinstance(result, str):
+                if ready is None and isinstance(result, str):
                     return prefix + result
-                return prefixed(result)
+                return prefixed(result, ready)
 
             self.generate_id = routed
 
@@ -649,7 +656,7 @@ class EngineServer:
         query = request.query
         transport = query.get("transport")
         if transport is None or transport not in self.config.transports:
-            return EngineErrorCode.UNKNOWN_TRANSPORT, None
+            return EngineErrorCode.UNKNOWN_TRANSPORT, None  # "webtransport" too: it is never HTTP/1
         if websocket != (transport == "websocket"):
             return EngineErrorCode.BAD_REQUEST, None
         if query.get("EIO") != "4" and not self.config.allow_eio3:
@@ -798,7 +805,7 @@ class EngineServer:
         if router is not None:
             sid = request.query.get("sid")
             if sid is not None and sid not in self.connections:
-                owner = router.owner_of(sid)
+                owner = await router.locate(sid)
                 if owner is not None:
                     return await router.forward(owner, request)
         failure = self.verify(request, websocket=False)
@@ -1071,6 +1078,67 @@ class EngineServer:
             if refusal is not None:
                 return _error(EngineErrorCode.FORBIDDEN, cors, refusal)
         return None
+
+    # -- WebTransport --------------------------------------------------------------------------
+
+    def enable_webtransport(self) -> None:
+        """Advertise the ``webtransport`` upgrade in handshakes (called once its listener runs)."""
+        if self.config.allow_upgrades and "webtransport" not in self._upgrades:
+            self._upgrades.append("webtransport")
+
+    async def allow_webtransport(self, request: HttpRequest) -> HttpResponse | None:
+        """Checks for a new session over WebTransport (an open packet without a sid): the admission
+        limits and ``allow_request``, as for a new WebSocket. ``None`` to accept, or the refusal.
+
+        The official client sends no query on WebTransport; one that does must say
+        ``EIO=4&transport=webtransport``.
+        """
+        query = request.query
+        failure: tuple[EngineErrorCode, str | None] | None = None
+        if query.get("transport", "webtransport") != "webtransport":
+            failure = EngineErrorCode.UNKNOWN_TRANSPORT, None
+        elif query.get("EIO", "4") != "4":
+            failure = EngineErrorCode.UNSUPPORTED_PROTOCOL_VERSION, None
+        else:
+            failure = self._check_admission(request)
+            if failure is None:
+                refusal = await self._allow(request)
+                if refusal is not None:
+                    failure = EngineErrorCode.FORBIDDEN, refusal
+        if failure is None:
+            return None
+        response = _error(failure[0], [], failure[1])
+        if self._error_listeners:
+            self._report(request, response)
+        return response
+
+    def accept_webtransport(self, request: HttpRequest, port: WebSocketPort, open_data: str) -> None:
+        """Take over a WebTransport session whose first packet was an open packet carrying ``open_data``:
+        empty for a new session, ``{"sid": ...}`` to upgrade that session (then probed as a WebSocket)."""
+        query = {k: v for k, v in request.query.items() if k != "sid"}
+        query["EIO"] = "4"  # the official client sends no query on WebTransport: it speaks v4
+        query["transport"] = "webtransport"
+        if open_data:
+            try:
+                sid = json.loads(open_data)["sid"]
+            except (ValueError, KeyError, TypeError):
+                sid = None
+            if not isinstance(sid, str) or EngineSid(sid) not in self.connections:
+                port.receiver = NO_RECEIVER
+                port.close(1000)
+                return
+            query["sid"] = sid
+        request = HttpRequest(
+            request.method,
+            request.path,
+            query,
+            request.headers,
+            request.body,
+            request.remote_address,
+            request.query_string,
+            request.scheme,
+        )
+        self.accept_websocket(request, port)
 
     # -- shutdown ------------------------------------------------------------------------------
 
