@@ -66,7 +66,11 @@ def main() -> None:
     else:
         from socketeer.integrations.standalone import run
 
-        run(io, "127.0.0.1", port)
+        certfile = os.environ.get("CERTFILE")  # HTTPS, and WebTransport on UDP (webtransport_bench.py)
+        if certfile:
+            run(io, "127.0.0.1", port, certfile=certfile, keyfile=os.environ.get("KEYFILE"), webtransport=True)
+        else:
+            run(io, "127.0.0.1", port)
 
 
 if __name__ == "__main__":
