@@ -98,7 +98,6 @@ def included_files() -> set[str]:
 #: pages (written beside the site) whose code blocks are not yet sample files run here; each stays
 #: listed only while it has such blocks (see test_not_yet_run_is_still_true)
 NOT_YET_RUN = {
-    "scaling.md": "Redis adapters and the emitter: needs samples run against redis-server and a Node peer",
     "cluster.md": "Redis Streams, SessionRouter between machines, --workers behind nginx",
 }
 
@@ -643,12 +642,48 @@ async def howto_engine_hooks(**_: Any) -> None:
         assert poll.headers["x-served-by"] == "node-1" and "set-cookie" not in poll.headers
 
 
+@check("scaling_redis_server.py", "scaling_node_server.js", "scaling_sharded_server.py", "scaling_emitter.py")
+async def scaling(
+    node_modules: Path, redis_server: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **_: Any
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    port = free_port()
+    monkeypatch.setenv("PORT", str(port))
+    node = await Node.start(node_modules, "scaling_node_server.js", "")
+    drivers: list[NodeClients] = []
+    try:
+        await node.expect(f"listening on {port}")
+        async with serving(load("scaling_redis_server.py").io) as url:
+            for name, target in (("py", url), ("node", f"http://127.0.0.1:{port}")):
+                driver = await NodeClients.start(node_modules, target)
+                drivers.append(driver)
+                assert (await driver.connect(name, "websocket"))["connected"]
+            py_id = (await drivers[0].state("py"))["id"]
+            await load("scaling_emitter.py").main(py_id)
+            for driver, name in zip(drivers, ("py", "node"), strict=True):
+                assert (await driver.event(name, "maintenance"))["args"] == [{"in": 300}]
+            assert await drivers[0].disconnected("py") == "io server disconnect"
+            await node.expect("reloading config")
+            async with asyncio.timeout(TIMEOUT):
+                while "reloading config" not in capsys.readouterr().out:
+                    await asyncio.sleep(0.01)  # the print of the server in this process: no event to await
+        sharded = load("scaling_sharded_server.py").io
+        async with serving(sharded):
+            assert await sharded.server_count() == 1
+    finally:
+        for driver in drivers:
+            await driver.close()
+        if node.proc.returncode is None:  # a server: it runs until stopped
+            node.proc.kill()
+        await node.proc.wait()
+
+
 @pytest.mark.parametrize("name", sorted(CHECKS))
 async def test_sample(name: str, request: pytest.FixtureRequest) -> None:
     _, fn = CHECKS[name]
     wanted = [
         p
-        for p in ("node_modules", "capsys", "caplog", "tmp_path", "certificate", "monkeypatch")
+        for p in ("node_modules", "capsys", "caplog", "tmp_path", "certificate", "monkeypatch", "redis_server")
         if p in fn.__code__.co_varnames
     ]
     fixtures = {p: request.getfixturevalue(p) for p in wanted}
