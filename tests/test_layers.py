@@ -25,6 +25,7 @@ LAYER_OF_PACKAGE = {
     "__main__": 6,
     "admin": 5,
     "testing": 6,
+    "metrics": 5,
     "__init__": 7,
 }
 PURE_BANNED = {"asyncio", "time", "socket", "selectors", "threading"}

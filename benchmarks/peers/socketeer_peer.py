@@ -1,7 +1,7 @@
 """socketeer as a benchmark peer: the handlers every peer implements (echo, ack, broadcast, join, room).
 
 Run: ``PORT=4000 python benchmarks/peers/socketeer_peer.py`` (standalone server, uvloop) or with
-``--asgi`` the ASGI app under uvicorn.
+``--asgi`` the ASGI app under uvicorn; ``--metrics`` turns on Prometheus metrics (standalone).
 """
 
 from __future__ import annotations
@@ -50,7 +50,12 @@ def main() -> None:
     else:
         from socketeer.integrations.standalone import run
 
-        run(io, "127.0.0.1", port)
+        handler = None
+        if "--metrics" in sys.argv:  # Prometheus metrics on, served at /metrics
+            from socketeer.metrics import Metrics
+
+            handler = Metrics(io).http_handler()
+        run(io, "127.0.0.1", port, http_handler=handler)
 
 
 if __name__ == "__main__":

@@ -22,12 +22,14 @@ class WireMessage:
     ``volatile`` messages may be dropped by a transport that cannot send them now.
     """
 
-    __slots__ = ("_frames", "_segments", "binaries", "packet", "text", "volatile")
+    __slots__ = ("_frames", "_segments", "binaries", "nbytes", "packet", "text", "volatile")
 
     def __init__(self, text: bytes | None, binaries: tuple[bytes, ...] = (), volatile: bool = False) -> None:
         self.text = text
         self.binaries = binaries
         self.volatile = volatile
+        self.nbytes = (len(text) if text is not None else 0) + (sum([len(b) for b in binaries]) if binaries else 0)
+        """The size of the packets' data in bytes (the text's type digit included), as :meth:`size`."""
         self.packet: Any = None  # the decoded form, when the sender kept it (for outgoing listeners)
         self._frames: bytes | None = None
         self._segments: list[str] | None = None
@@ -57,7 +59,7 @@ class WireMessage:
         return segments
 
     def size(self) -> int:
-        return (len(self.text) if self.text is not None else 0) + sum(len(b) for b in self.binaries)
+        return self.nbytes
 
     def __repr__(self) -> str:
         return f"WireMessage(text={self.text!r}, binaries={len(self.binaries)}, volatile={self.volatile})"

@@ -108,7 +108,11 @@ class Client:
 
     # -- used by sockets and namespaces --------------------------------------------------------
 
-    def refuse(self, namespace: str, message: str, data: Any = None) -> None:
+    def refuse(self, namespace: str, message: str, data: Any = None, *, reason: str = "middleware") -> None:
+        """Answer a CONNECT with CONNECT_ERROR; ``reason`` is the refusal's label in the metrics."""
+        counters = self.server.engine.counters
+        if counters is not None:
+            counters.refusals[reason] += 1
         payload: dict[str, Any] = {"message": message}
         if data is not None:
             payload["data"] = data

@@ -20,7 +20,7 @@ from ..transports.tasks import TaskGroupLite
 from .broadcast import BroadcastOperator, RoomsLike
 from .client import Client
 from .namespace import Middleware, Namespace
-from .socket import RemoteSocket
+from .socket import HandlerObserver, RemoteSocket
 
 if TYPE_CHECKING:
     from .client import Client as _Client
@@ -157,6 +157,8 @@ class Server:
         self._namespace_listeners: list[Callable[[Namespace], Any]] = []
         self._closed = False
         self._started = False
+        self.handler_observer: HandlerObserver | None = None
+        """Told about every event handler run (:mod:`socketeer.metrics` installs one)."""
         self.sockets = self.of("/")
 
     def __repr__(self) -> str:
@@ -213,7 +215,7 @@ class Server:
             nsp._add(client, auth)
             return
         if not self._parents:
-            client.refuse(name, "Invalid namespace")
+            client.refuse(name, "Invalid namespace", reason="invalid_namespace")
             return
         client._connecting.add(name)
         self._tasks.spawn(self._connect_dynamic(client, name, auth))
@@ -238,7 +240,7 @@ class Server:
         finally:
             client._connecting.discard(name)
         if not client.conn.closed:
-            client.refuse(name, "Invalid namespace")
+            client.refuse(name, "Invalid namespace", reason="invalid_namespace")
 
     def _namespace_emptied(self, nsp: Namespace) -> None:
         if (
@@ -402,6 +404,7 @@ class Server:
             await asyncio.sleep(0)
         finally:
             self.engine.release_loop()
+            self._started = False  # served again, it starts its adapters again
             self._closed = False
 
     async def __aenter__(self) -> Server:

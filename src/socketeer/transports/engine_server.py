@@ -25,6 +25,7 @@ from ..protocol.engineio_handshake import OpenPayload
 from ..protocol.engineio_packets import EnginePacketType, decode_payload
 from ..protocol.wire import WireMessage
 from .cors import cors_headers, preflight_headers
+from .counters import Counters, text_size
 from .ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketPort
 
 __all__ = [
@@ -184,20 +185,26 @@ class EngineConnection:
         ws = self.ws
         if ws is not None:
             if message.volatile and ws.backlogged():
+                self._dropped_volatile()
                 return
             buffered = ws.buffered_amount()
-            if buffered and buffered + message.size() > self._server.config.limits.max_send_buffer:
+            if buffered and buffered + message.nbytes > self._server.config.limits.max_send_buffer:
                 self._overflow("send buffer")
                 return
             ws.write(message)
             if self.observer is not None:
                 self.observer.on_sent(message)
+            counters = self._server.counters
+            if counters is not None:
+                counters.packets_out += 1 + len(message.binaries)
+                counters.bytes_out += message.nbytes
             return
         if self.session.closed:
             return
         if message.volatile and self._poll is None:
+            self._dropped_volatile()
             return
-        size = message.size()
+        size = message.nbytes
         if self._outbox_bytes + size > self._server.config.limits.max_send_buffer:
             self._overflow("polling buffer")
             return
@@ -205,16 +212,30 @@ class EngineConnection:
         self._outbox_bytes += size
         if self.observer is not None:
             self.observer.on_sent(message)
+        counters = self._server.counters
+        if counters is not None:
+            counters.packets_out += 1 + len(message.binaries)
+            counters.bytes_out += size
         if self._poll is not None:
             self._flush_poll()
 
+    def _dropped_volatile(self) -> None:
+        counters = self._server.counters
+        if counters is not None:
+            counters.volatile_drops += 1
+
     def _overflow(self, what: str) -> None:
+        counters = self._server.counters
         if self._server.config.limits.send_buffer_policy == "drop":
+            if counters is not None:
+                counters.send_buffer_drops += 1
             logger.debug("dropping a message for %s: %s over its limit (slow client)", self.sid, what)
             return
         # Not closed here: write() runs inside broadcasts and handlers, which iterate over the sockets
         # that closing would remove. What is written until the close is dropped.
         logger.warning("closing %s: %s over its limit (slow client)", self.sid, what)
+        if counters is not None:
+            counters.send_buffer_closes += 1
         self._overflowed = True
         self._server.loop.call_soon(self.close, CloseReason.TRANSPORT_ERROR)
 
@@ -284,11 +305,19 @@ class EngineConnection:
 
     def on_ws_text(self, text: str) -> None:
         if text[:1] == "4":
+            counters = self._server.counters
+            if counters is not None:
+                counters.packets_in += 1
+                counters.bytes_in += (len(text) if text.isascii() else text_size(text)) - 1
             self.handler.on_text(text[1:])
             return
         self._on_control(text, from_polling=False)
 
     def on_ws_binary(self, data: bytes) -> None:
+        counters = self._server.counters
+        if counters is not None:
+            counters.packets_in += 1
+            counters.bytes_in += len(data)
         self.handler.on_binary(data)
 
     def on_ws_close(self, reason: str) -> None:
@@ -318,6 +347,9 @@ class EngineConnection:
     def _finish_close(self, reason: str, poll_reply: bytes | None) -> None:
         if not self.session.close():
             return
+        counters = self._server.counters
+        if counters is not None:
+            counters.engine_closes[reason] += 1
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -483,6 +515,8 @@ class EngineServer:
         self._upgrades = ["websocket"] if config.allow_upgrades and "websocket" in config.transports else []
         self._handshakes: dict[str, tuple[float, int]] = {}
         self._error_listeners: list[ConnectionErrorListener] = []
+        self.counters: Counters | None = None
+        """What :mod:`socketeer.metrics` reads; ``None`` until it is installed."""
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -802,13 +836,20 @@ class EngineServer:
                 logger.info("closing %s: bad payload (%s)", conn.sid, exc)
                 conn._finish_close(CloseReason.PARSE_ERROR, b"1")
                 return _error(EngineErrorCode.BAD_REQUEST, cors)
+            counters = self.counters
             for packet in packets:
                 if conn.session.closed:
                     break
                 if packet.type is EnginePacketType.MESSAGE:
                     if isinstance(packet.data, bytes):
+                        if counters is not None:
+                            counters.packets_in += 1
+                            counters.bytes_in += len(packet.data)
                         conn.handler.on_binary(packet.data)
                     else:
+                        if counters is not None:
+                            counters.packets_in += 1
+                            counters.bytes_in += text_size(packet.data)
                         conn.handler.on_text(packet.data)
                 else:
                     data = packet.data if isinstance(packet.data, str) else ""
