@@ -31,8 +31,15 @@ function parseArgs(argv) {
   }
   const defaults = DEFAULTS[opts.scenario];
   if (defaults === undefined) throw new Error(`unknown scenario ${opts.scenario}`);
+  // --ports a,b spreads the clients over several servers (a cluster); --server-pids p,q sums their CPU
+  opts.portList = String(opts.ports || opts.port).split(",").map(Number);
+  opts.pidList = String(opts.serverPids || opts.serverPid).split(",").map(Number).filter((p) => p > 0);
   return { ...defaults, ...opts };
 }
+
+let nextPortIndex = 0;
+const nextPort = () => opts.portList[nextPortIndex++ % opts.portList.length];
+const serversCpuUs = () => opts.pidList.reduce((sum, pid) => sum + treeCpuUs(pid), 0);
 
 const opts = parseArgs(process.argv.slice(2));
 const hardDeadline = setTimeout(() => {
@@ -108,11 +115,12 @@ class WsClient {
     this.upgraded = false;
     this.pending = [];
     this.socket = null;
+    this.port = nextPort();
   }
 
   open(path) {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: opts.host, port: opts.port, noDelay: true });
+      const socket = net.connect({ host: opts.host, port: this.port || opts.port, noDelay: true });
       this.socket = socket;
       socket.on("connect", () => {
         socket.write(
@@ -237,7 +245,7 @@ class Window {
 
   async run(onOpen) {
     await sleep(opts.warmup * 1000);
-    const cpu0 = treeCpuUs(opts.serverPid);
+    const cpu0 = serversCpuUs();
     const self0 = process.cpuUsage();
     const t0 = performance.now();
     this.open = true;
@@ -245,7 +253,7 @@ class Window {
     await sleep(opts.duration * 1000);
     this.open = false;
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = treeCpuUs(opts.serverPid) - cpu0;
+    const cpu = serversCpuUs() - cpu0;
     const self = process.cpuUsage(self0);
     return this.result(seconds, cpu, (self.user + self.system) / (seconds * 1e4));
   }

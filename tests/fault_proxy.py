@@ -131,6 +131,7 @@ class _Connection:
         self.shaping = _Shaping()
         self.closed = asyncio.Event()
         self.websocket = False
+        self.was_reset = False
         self._up_pending = b""  # request bytes not yet classified
 
     def writers(self) -> list[asyncio.StreamWriter]:
@@ -142,6 +143,7 @@ class _Connection:
         self.closed.set()
 
     def reset(self) -> None:
+        self.was_reset = True
         for writer in self.writers():
             sock = writer.get_extra_info("socket")
             if sock is not None:
@@ -265,12 +267,17 @@ class FaultProxy:
         if self.refusing:
             client_writer.transport.abort()
             return
+        self._open.add(conn)  # a fault now also ends the connections still being set up
         try:
             server_reader, conn.server = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
+            self._open.discard(conn)
             client_writer.close()
             return
-        self._open.add(conn)
+        if conn.closed.is_set():  # ended while connecting: end the new half the same way
+            conn.reset() if conn.was_reset else conn.cut()
+            self._open.discard(conn)
+            return
         up = asyncio.create_task(self._pipe(conn, client_reader, conn.server, Direction.UP))
         down = asyncio.create_task(self._pipe(conn, server_reader, client_writer, Direction.DOWN))
         closed = asyncio.create_task(conn.closed.wait())

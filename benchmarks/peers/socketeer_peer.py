@@ -1,7 +1,8 @@
 """socketeer as a benchmark peer: the handlers every peer implements (echo, ack, broadcast, join, room).
 
 Run: ``PORT=4000 python benchmarks/peers/socketeer_peer.py`` (standalone server, uvloop) or with
-``--asgi`` the ASGI app under uvicorn; ``--metrics`` turns on Prometheus metrics (standalone).
+``--asgi`` the ASGI app under uvicorn; with ``REDIS_URL`` set, a node of a cluster on the Redis Streams
+adapter; ``--metrics`` turns on Prometheus metrics (standalone).
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from typing import Any
 
 import socketeer
 
-io = socketeer.Server()
+if os.environ.get("REDIS_URL"):  # a node of a cluster (benchmarks/cluster_bench.py)
+    from socketeer.adapters.redis_streams import RedisStreamsAdapter
+
+    io = socketeer.Server(adapter=RedisStreamsAdapter.factory(os.environ["REDIS_URL"]))
+else:
+    io = socketeer.Server()
 
 
 @io.on("echo")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .engine.config import CookieConfig, CorsConfig, Limits
+from .engine.config import CookieConfig, CorsConfig, HttpCompression, Limits, PerMessageDeflate
 from .exceptions import AckTimeout, ConnectionRefused
 from .server.broadcast import BroadcastOperator
 from .server.engineio import EngineIOServer, EngineIOSocket
@@ -17,6 +17,7 @@ from .server.socket import Socket
 from .sio.reasons import DisconnectReason
 
 if TYPE_CHECKING:
+    from .adapters.emitter import Emitter as Emitter
     from .integrations.asgi import ASGIApp
 
 __all__ = [
@@ -29,8 +30,10 @@ __all__ = [
     "DisconnectReason",
     "EngineIOServer",
     "EngineIOSocket",
+    "HttpCompression",
     "Limits",
     "Namespace",
+    "PerMessageDeflate",
     "Server",
     "Socket",
 ]
@@ -41,6 +44,7 @@ _LAZY = {
     "ASGIApp": ("socketeer.integrations.asgi", "ASGIApp"),
     "AsyncClient": ("socketeer.client.client", "AsyncClient"),
     "Client": ("socketeer.client.sync", "Client"),
+    "Emitter": ("socketeer.adapters.emitter", "Emitter"),  # extra socketeer[redis]
 }
 
 

@@ -86,6 +86,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of workers {text!r}") from None
+    if not 1 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"workers out of range: {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="socketeer",
@@ -101,6 +111,14 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=_port, default=8000, help="port to listen on; 0 picks one (default: 8000)"
     )
     serve.add_argument("--no-uvloop", action="store_true", help="use the default asyncio event loop")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="run N processes on the port (SO_REUSEPORT), one cluster; polling needs no sticky sessions",
+    )
+    serve.add_argument("--worker-dir", help=argparse.SUPPRESS)
 
     demo = sub.add_parser("demo", help="serve the demo chat page and its server")
     demo.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
@@ -131,12 +149,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .integrations.standalone import run
 
     if args.command == "serve":
+        host: str = args.host
+        if args.workers > 1 and args.worker_dir is None:
+            from .integrations.workers import run_workers
+
+            try:
+                load_server(args.target)  # fail here, once, rather than in every worker
+            except TargetError as exc:
+                print(f"socketeer serve: {exc}", file=sys.stderr)
+                return 2
+            shown = f"[{host}]" if ":" in host else host
+            return run_workers(
+                args.target,
+                host,
+                args.port,
+                args.workers,
+                use_uvloop=not args.no_uvloop,
+                on_ready=lambda port: print(
+                    f"socketeer listening on http://{shown}:{port} ({args.workers} workers)", flush=True
+                ),
+            )
         try:
             io = load_server(args.target)
         except TargetError as exc:
             print(f"socketeer serve: {exc}", file=sys.stderr)
             return 2
-        host: str = args.host
+        if args.worker_dir is not None:
+            from .integrations.workers import run_worker
+
+            run_worker(io, host, args.port, args.worker_dir, use_uvloop=not args.no_uvloop)
+            return 0
         run(io, host, args.port, use_uvloop=not args.no_uvloop, on_ready=ready_printer(host))
         return 0
 

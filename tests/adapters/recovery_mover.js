@@ -4,6 +4,7 @@
 // Usage: node recovery_mover.js <url A> <url B> <transports JSON>   (NODE_PATH must reach socket.io-client)
 // Connects to A; on the line "move" on stdin, points its Manager at B and drops the connection: it
 // reconnects to B, sending its pid and last offset. Prints connect {id, recovered}, events and disconnects.
+// Answers the event "question" with "answer".
 const readline = require("node:readline");
 const { io } = require("socket.io-client");
 
@@ -14,6 +15,7 @@ const socket = io(urlA, { transports, reconnectionDelay: 20, reconnectionDelayMa
 socket.on("connect", () => out({ ev: "connect", id: socket.id, recovered: socket.recovered }));
 socket.on("disconnect", (reason) => out({ ev: "disconnect", reason }));
 socket.onAny((event, ...args) => out({ ev: "event", name: event, args }));
+socket.on("question", (...args) => args.pop()("answer"));
 readline.createInterface({ input: process.stdin }).on("line", (line) => {
   if (line === "move") {
     socket.io.uri = urlB;

@@ -4,7 +4,8 @@
 // Usage: node streams_node_server.js <redis url> <recovery: 0|1>   (NODE_PATH must reach the packages)
 // Prints {"ready": port} once it listens on 127.0.0.1, then one JSON line per observation. Commands are
 // JSON lines on stdin, answered with {"re": id, ...}: emit {room?, except?, event, args}, fetch {},
-// count {}, sse {event, args, ack}. A client's auth.room is joined at connection; socket.data is
+// count {}, sse {event, args, ack}, ask {} (a broadcast of "question" with acknowledgements). A
+// client's auth.room is joined at connection; socket.data is
 // {"from": "node"}. The server-side event "ping" is answered with "pong-node".
 const readline = require("node:readline");
 const http = require("node:http");
@@ -58,6 +59,8 @@ setTimeout(() => process.exit(3), 60000).unref();
           io.serverSideEmit(cmd.event, ...cmd.args);
           out({ re: cmd.id });
         }
+      } else if (cmd.cmd === "ask") {
+        out({ re: cmd.id, answers: await io.timeout(3000).emitWithAck("question") });
       } else if (cmd.cmd === "join") {
         io.in(cmd.sid).socketsJoin(cmd.room);
         out({ re: cmd.id });

@@ -230,6 +230,10 @@ async def test_mixed_cluster_broadcasts_fetches_and_server_side_emits(
     await py.server_side_emit("note", "fire-and-forget")
     assert (await node.expect(lambda m: m.get("name") == "note"))["args"] == ["fire-and-forget"]
 
+    # broadcasts with acknowledgements both ways: one answer per client of the cluster
+    assert await py.timeout(5).emit_with_ack("question") == ["answer"] * 3
+    assert (await node.call("ask"))["answers"] == ["answer"] * 3
+
     # sockets_join from Python moves the Node server's socket into a room Python then targets
     node_socket = next(s for s in sockets if s.data["from"] == "node")
     await py.in_(node_socket.id).sockets_join("joined")
@@ -354,3 +358,33 @@ async def test_a_sigkilled_node_is_not_waited_for(
     assert await py.fetch_sockets() == []
     assert await py.server_side_emit_with_ack("ping") == []
     assert loop.time() - started < 1.0
+
+
+async def test_redis_restart_mid_cluster(
+    redis_server: RedisServer,
+    serve_socketeer: Any,
+    procs: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    a, b = python_node(redis_server.url), python_node(redis_server.url)
+    url_a = await serve_socketeer(a)
+    await serve_socketeer(b)
+    on_a = await client(procs, url_a, ["websocket"])
+    await until(lambda: _eq(b.server_count(), 2))
+    redis_server.restart()  # an outage as the servers see it, the stream's content lost with it
+    a.emit("during-outage", 0)  # local delivery goes on
+    assert (await on_a.expect(lambda m: m.get("name") == "during-outage"))["args"] == [0]
+    await until(lambda: _eq(b.server_count(), 2), timeout=15)  # both resubscribed
+
+    async def delivered() -> bool:
+        b.to("r1").emit("after-restart", 1)
+        try:
+            await on_a.expect(lambda m: m.get("name") == "after-restart", timeout=0.3)
+        except AssertionError:
+            return False
+        return True
+
+    await until(delivered, timeout=15)
+    assert await b.server_side_emit_with_ack("ping") == ["pong-python"]
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "failed" in r.getMessage()]
+    assert len(warnings) <= 6  # one per outage and per connection kind, not one per message

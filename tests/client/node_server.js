@@ -1,5 +1,6 @@
 // The official socket.io@4 server as a peer for the Python client tests.
 // Usage: node node_server.js [--port N] [--recovery] [--ping-interval MS] [--ping-timeout MS]
+//        [--per-message-deflate JSON]  (the perMessageDeflate option, e.g. '{"threshold": 0}')
 // Prints "ready <port>" once listening.
 "use strict";
 const path = require("path");
@@ -16,6 +17,9 @@ const options = {
   pingInterval: Number(opt("--ping-interval", "25000")),
   pingTimeout: Number(opt("--ping-timeout", "20000")),
 };
+if (argv.includes("--per-message-deflate")) {
+  options.perMessageDeflate = JSON.parse(opt("--per-message-deflate", "true"));
+}
 if (argv.includes("--recovery")) {
   options.connectionStateRecovery = { maxDisconnectionDuration: 60000, skipMiddlewares: true };
 }

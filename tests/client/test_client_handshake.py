@@ -103,7 +103,15 @@ async def test_request_is_a_valid_rfc6455_handshake(fake: FakeServer) -> None:
         ({"Connection": "Upgrade", "Sec-WebSocket-Accept": "$ACCEPT"}, "Upgrade header"),
         ({**GOOD, "Upgrade": "h2c"}, "Upgrade header"),
         ({"Upgrade": "websocket", "Sec-WebSocket-Accept": "$ACCEPT"}, "Connection header"),
-        ({**GOOD, "Sec-WebSocket-Extensions": "x-webkit-deflate-frame"}, "extension that was not offered"),
+        (
+            {**GOOD, "Sec-WebSocket-Extensions": "x-webkit-deflate-frame"},
+            "not offered: x-webkit-deflate-frame",
+        ),
+        ({**GOOD, "Sec-WebSocket-Extensions": "permessage-deflate; x=1"}, "unknown parameter 'x'"),
+        (
+            {**GOOD, "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits=8"},
+            "8-bit window",
+        ),
         ({**GOOD, "Sec-WebSocket-Protocol": "chat"}, "subprotocol 'chat', which was not offered"),
     ],
 )
@@ -138,3 +146,21 @@ async def test_server_closing_during_the_handshake_fails(fake: FakeServer) -> No
     fake.close_after_response = True
     with pytest.raises(EngineError, match="connection closed"):
         await _open(fake)
+
+
+async def test_without_an_offer_any_extension_fails(fake: FakeServer) -> None:
+    fake.respond = response({**GOOD, "Sec-WebSocket-Extensions": "permessage-deflate"})
+    options = EngineOptions(
+        host="127.0.0.1", port=fake.port, transports=("websocket",), timeout=5.0, per_message_deflate=None
+    )
+    client = EngineClient(options, lambda data: None, lambda reason, error: None)
+    with pytest.raises(EngineError, match="extension that was not offered"):
+        await client.open()
+    assert "sec-websocket-extensions" not in fake.requests[0]
+
+
+async def test_the_offer_is_sent_by_default(fake: FakeServer) -> None:
+    fake.respond = response({**GOOD, "Sec-WebSocket-Accept": "wrong"})
+    with pytest.raises(EngineError):
+        await _open(fake)
+    assert fake.requests[0]["sec-websocket-extensions"] == "permessage-deflate; client_max_window_bits"

@@ -78,3 +78,20 @@ def test_transitions_table_is_closed() -> None:
         TRANSITIONS.values()
     )
     assert states == set(SessionState)
+
+
+def test_v3_heartbeat_the_client_pings_and_the_deadline_is_interval_plus_timeout() -> None:
+    session = ServerSession(0.0, 25.0, 20.0, 10.0, client_pings=True)
+    assert session.next_deadline() == 45.0
+    assert session.handle_timeout(44.9) is TimerAction.NONE  # the server never pings
+    assert session.receive_ping(30.0) is True
+    assert session.next_deadline() == 75.0
+    session.receive_pong(31.0)  # a pong from a v3 client changes nothing
+    assert session.next_deadline() == 75.0
+    assert session.handle_timeout(75.0) is TimerAction.PING_TIMEOUT
+
+
+def test_v4_sessions_do_not_answer_client_pings() -> None:
+    session = ServerSession(0.0, 25.0, 20.0, 10.0)
+    assert session.receive_ping(1.0) is False
+    assert session.next_deadline() == 25.0

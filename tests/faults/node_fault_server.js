@@ -5,7 +5,8 @@
 //   "up" (n, ack): records n for auth.key, acknowledges with n;
 //   "report" (key, ack): the numbers recorded for key, in arrival order;
 //   "stream" (key, count, everyMs): emits "down" 0..count-1 to room key, one every everyMs;
-//   "shout" (room, size, count): broadcasts count "shouted" events of size bytes to the room.
+//   "shout" (room, size, count): broadcasts count "shouted" events of size bytes to the room;
+// "stream" and "shout" answer an acknowledgement when asked for one (a client with retries asks).
 "use strict";
 const path = require("path");
 const http = require("http");
@@ -34,15 +35,17 @@ io.on("connection", (socket) => {
     if (typeof ack === "function") ack(n);
   });
   socket.on("report", (k, ack) => ack(received.get(k) || []));
-  socket.on("stream", (k, count, everyMs) => {
+  socket.on("stream", (k, count, everyMs, ack) => {
+    if (typeof ack === "function") ack(); // a client with retries waits for it
     let i = 0;
     const timer = setInterval(() => {
       if (i >= count) return clearInterval(timer);
       io.to(k).emit("down", i++);
     }, everyMs);
   });
-  socket.on("shout", (room, size, count) => {
+  socket.on("shout", (room, size, count, ack) => {
     for (let i = 0; i < count; i++) io.to(room).emit("shouted", i, "x".repeat(size));
+    if (typeof ack === "function") ack();
   });
 });
 

@@ -515,8 +515,8 @@ async def test_bad_upgrade_requests_are_400(start_target: StartTarget, headers: 
     reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
     writer.write(f"GET {EIO_WS} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
     status_line = await asyncio.wait_for(reader.readline(), 2)
-    assert status_line.split()[1] == b"400", status_line
     writer.close()
+    assert status_line.split()[1] == b"400", status_line
     await target.check()
 
 

@@ -45,6 +45,7 @@ from ..exceptions import (
     RemoteProtocolError,
 )
 from ..protocol.parser import Decoder, JsonParser, Parser
+from ..protocol.permessage_deflate import PerMessageDeflate
 from ..protocol.socketio_packets import RESERVED_EVENTS, DecodeLimits, SocketPacket, SocketPacketType
 from ..sio.acks import AckResponder, ack_result, reject_payload
 from ..sio.handlers import Handler, HandlerSpec
@@ -894,7 +895,9 @@ class AsyncClient(NamespaceSocket):
 
     - connection: ``path``, ``transports`` (``("polling", "websocket")`` starts with polling and upgrades;
       ``("websocket",)`` for WebSocket only), ``upgrade``, ``headers``, ``query``, ``ssl`` (an
-      ``SSLContext``, or ``True`` for the default context; implied by https/wss), ``timeout``;
+      ``SSLContext``, or ``True`` for the default context; implied by https/wss), ``timeout``,
+      ``per_message_deflate`` (offered by default, as the official client; ``False`` not to offer it, or
+      :class:`~socketeer.PerMessageDeflate` options);
     - ``auth``: a dict, or a (sync or async) callable evaluated at each (re)connection;
     - reconnection: ``reconnection``, ``reconnection_attempts``, ``reconnection_delay``,
       ``reconnection_delay_max``, ``randomization_factor`` (``random`` injects the random source);
@@ -928,6 +931,7 @@ class AsyncClient(NamespaceSocket):
         parser: Parser | None = None,
         ssl: _ssl.SSLContext | bool | None = None,
         random: Callable[[], float] | None = None,
+        per_message_deflate: PerMessageDeflate | dict[str, Any] | bool = True,
     ) -> None:
         parts = urlsplit(url if "://" in url else "http://" + url)
         scheme = parts.scheme.lower()
@@ -951,6 +955,10 @@ class AsyncClient(NamespaceSocket):
         if not path.endswith("/"):
             path += "/"
         all_query = parse_qsl(parts.query) + list((query or {}).items())
+        if per_message_deflate is True:
+            per_message_deflate = PerMessageDeflate()
+        elif isinstance(per_message_deflate, dict):
+            per_message_deflate = PerMessageDeflate(**per_message_deflate)
         options = EngineOptions(
             host=host,
             port=port,
@@ -961,6 +969,7 @@ class AsyncClient(NamespaceSocket):
             transports=names,  # type: ignore[arg-type]
             upgrade=upgrade,
             timeout=timeout,
+            per_message_deflate=per_message_deflate or None,
         )
         manager = Manager(
             options,

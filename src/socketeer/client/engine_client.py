@@ -29,6 +29,8 @@ from ..protocol.engineio_packets import (
     decode_payload,
     encode_payload_packet,
 )
+from ..protocol.http_compression import decode_body
+from ..protocol.permessage_deflate import DeflateCodec, PerMessageDeflate, accept_response, client_offer
 from ..protocol.websocket_frames import (
     FrameReader,
     Opcode,
@@ -41,7 +43,7 @@ from ..protocol.websocket_frames import (
     generate_mask,
 )
 from ..protocol.wire import WireMessage
-from .http import HttpConnection, open_stream
+from .http import HttpConnection, HttpResult, open_stream
 
 __all__ = ["EngineClient", "EngineError", "EngineOptions", "TransportName"]
 
@@ -58,6 +60,8 @@ _PONG = EnginePacketType.PONG
 _MESSAGE = EnginePacketType.MESSAGE
 _OPEN = EnginePacketType.OPEN
 _CLOSE = EnginePacketType.CLOSE
+_MAX_RESPONSE = 100 * 1024 * 1024  # the most a compressed poll response may expand to
+_MAX_MESSAGE = 100 * 1024 * 1024  # the largest WebSocket message taken (after decompression)
 
 
 class EngineError(ConnectionError):
@@ -82,6 +86,8 @@ class EngineOptions:
     transports: tuple[TransportName, ...] = ("polling", "websocket")
     upgrade: bool = True
     timeout: float = 20.0  # connection (and probe) timeout
+    per_message_deflate: PerMessageDeflate | None = PerMessageDeflate()
+    """Offer WebSocket compression (as the official client, whose default is ``{threshold: 1024}``)."""
 
     def target(self, transport: TransportName, sid: str | None) -> str:
         params: list[tuple[str, str]] = list(self.query)
@@ -127,10 +133,21 @@ def _noop() -> None:
 class _WebSocketTransport(_Transport):
     name: TransportName = "websocket"
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, leftover: bytes) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        leftover: bytes,
+        deflate: DeflateCodec | None = None,
+    ) -> None:
         self._reader = reader
         self._writer = writer
-        self._frames = FrameReader(client_side=True, max_message_size=100 * 1024 * 1024)
+        self._deflate = deflate
+        self._frames = FrameReader(
+            client_side=True,
+            max_message_size=_MAX_MESSAGE,
+            inflate=None if deflate is None else deflate.decompress,
+        )
         self._leftover = leftover
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -145,13 +162,15 @@ class _WebSocketTransport(_Transport):
         try:
             key = generate_client_key()
             conn = HttpConnection(options.host, options.port, ssl=options.ssl)
+            offer = options.per_message_deflate
+            headers = list(options.headers)
+            if offer is not None:
+                headers.append(("Sec-WebSocket-Extensions", client_offer(offer)))
             writer.write(
-                build_handshake_request(
-                    conn.host_header, options.target("websocket", sid), key, options.headers
-                )
+                build_handshake_request(conn.host_header, options.target("websocket", sid), key, headers)
             )
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), options.timeout)
-            status, headers = _parse_head(head)
+            status, response_headers = _parse_head(head)
             if status != 101:
                 body = b""
                 try:
@@ -161,7 +180,19 @@ class _WebSocketTransport(_Transport):
                 raise EngineError(
                     f"websocket handshake failed with status {status}", status=status, body=body
                 )
-            check_handshake_response(status, headers, key)
+            check_handshake_response(status, response_headers, key, extensions_offered=offer is not None)
+            deflate = None
+            answer = response_headers.get("sec-websocket-extensions")
+            if offer is not None and answer:
+                params = accept_response(answer, offer)
+                deflate = DeflateCodec(
+                    params,
+                    server_side=False,
+                    threshold=offer.threshold,
+                    level=offer.level,
+                    mem_level=offer.mem_level,
+                    max_message_size=_MAX_MESSAGE,
+                )
         except BaseException as exc:
             writer.close()
             if isinstance(exc, (asyncio.IncompleteReadError, asyncio.LimitOverrunError)):
@@ -169,13 +200,14 @@ class _WebSocketTransport(_Transport):
             if isinstance(exc, WebSocketProtocolError):
                 raise EngineError(f"websocket handshake failed: {exc}") from exc
             raise
-        return cls(reader, writer, b"")
+        return cls(reader, writer, b"", deflate)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
 
     async def _read_loop(self) -> None:
-        reason, error = "transport close", None
+        reason: str = "transport close"
+        error: BaseException | None = None
         try:
             while True:
                 data = await self._reader.read(65536)
@@ -194,7 +226,11 @@ class _WebSocketTransport(_Transport):
                         return
         except asyncio.CancelledError:
             raise
-        except (ConnectionError, OSError, WebSocketProtocolError, RemoteProtocolError) as exc:
+        except (ConnectionError, OSError) as exc:
+            # the connection ended abnormally (e.g. a reset): the official client (``ws``) reports a close
+            # 1006, hence ``transport close``; only what arrived broken is a ``transport error``
+            error = exc
+        except (WebSocketProtocolError, RemoteProtocolError) as exc:
             reason, error = "transport error", exc
         finally:
             if not self._closed:
@@ -209,11 +245,13 @@ class _WebSocketTransport(_Transport):
 
     def send(self, items: list[Item]) -> None:
         frames = []
+        deflate = self._deflate
         for item in items:
-            if isinstance(item, str):
-                frames.append(build_frame(Opcode.TEXT, item.encode(), mask=generate_mask()))
+            opcode, payload = (Opcode.TEXT, item.encode()) if isinstance(item, str) else (Opcode.BINARY, item)
+            if deflate is None:
+                frames.append(build_frame(opcode, payload, mask=generate_mask()))
             else:
-                frames.append(build_frame(Opcode.BINARY, item, mask=generate_mask()))
+                frames.append(deflate.frame(opcode, payload, mask=generate_mask()))
         self._write(b"".join(frames))
 
     async def close(self, send_close_packet: bool) -> None:
@@ -253,6 +291,9 @@ def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
     return int(parts[1]), headers
 
 
+_farewells: set[asyncio.Task[None]] = set()  # CLOSE packets on their way after a transport error
+
+
 class _PollingTransport(_Transport):
     name: TransportName = "polling"
 
@@ -274,10 +315,28 @@ class _PollingTransport(_Transport):
     def _headers(self) -> list[tuple[str, str]]:
         return [("Accept", "*/*"), *self._options.headers]
 
+    def _get_headers(self) -> list[tuple[str, str]]:
+        headers = self._headers()
+        if not any(name.lower() == "accept-encoding" for name, _ in headers):
+            headers.append(("Accept-Encoding", "gzip, deflate"))  # the server's httpCompression
+        return headers
+
+    @staticmethod
+    def _body(result: HttpResult) -> str:
+        """A GET's payload, decompressed when the server compressed it."""
+        body = result.body
+        encoding = result.headers.get("content-encoding")
+        if encoding is not None and encoding.strip().lower() != "identity":
+            try:
+                body = decode_body(body, encoding, _MAX_RESPONSE)
+            except ValueError as exc:
+                raise EngineError(f"invalid compressed response: {exc}") from None
+        return body.decode()
+
     async def handshake(self) -> list[EnginePacket]:
         """The opening GET; returns its packets (an OPEN first)."""
         result = await self._get.request(
-            "GET", self._options.target("polling", None), self._headers(), timeout=self._options.timeout
+            "GET", self._options.target("polling", None), self._get_headers(), timeout=self._options.timeout
         )
         if result.status != 200:
             self._get.close()
@@ -285,8 +344,8 @@ class _PollingTransport(_Transport):
                 f"handshake failed with status {result.status}", status=result.status, body=result.body
             )
         try:
-            return decode_payload(result.body.decode())
-        except (UnicodeDecodeError, RemoteProtocolError) as exc:
+            return decode_payload(self._body(result))
+        except (UnicodeDecodeError, RemoteProtocolError, EngineError) as exc:
             self._get.close()
             raise EngineError("invalid handshake response") from exc
 
@@ -297,13 +356,13 @@ class _PollingTransport(_Transport):
         try:
             while not self._closed and not self._pausing:
                 result = await self._get.request(
-                    "GET", self._options.target("polling", self.sid), self._headers()
+                    "GET", self._options.target("polling", self.sid), self._get_headers()
                 )
                 if self._closed:
                     return
                 if result.status != 200:
                     raise EngineError(f"poll failed with status {result.status}", status=result.status)
-                for packet in decode_payload(result.body.decode()):
+                for packet in decode_payload(self._body(result)):
                     if packet.type is _CLOSE:
                         self._fail("transport close", None)
                         return
@@ -356,11 +415,43 @@ class _PollingTransport(_Transport):
         if post is not None:
             await asyncio.shield(post)
 
+    def resume(self) -> None:
+        """Poll again after :meth:`pause` (the upgrade it was paused for failed)."""
+        if self._closed or not self._pausing:
+            return
+        self._pausing = False
+        task = self._poll_task
+        if task is None or task.done():
+            self._poll_done = asyncio.get_running_loop().create_future()
+            self._poll_task = asyncio.get_running_loop().create_task(self._poll_loop())
+
     def _fail(self, reason: str, error: BaseException | None) -> None:
         if self._closed:
             return
         self.abort()
+        if reason == "transport error" and self.sid is not None:
+            self._say_farewell()
         self.on_close(reason, error)
+
+    def _say_farewell(self) -> None:
+        """After a failed request, tell the server on a new connection that this session is over (a CLOSE
+        packet, as the official client sends): a server that has not seen the failure (it may learn of a
+        cut only when it next writes) then ends the session at once, so a reconnection can recover it."""
+        options, target = self._options, self._options.target("polling", self.sid)
+        headers = [*self._headers(), ("Content-Type", "text/plain;charset=UTF-8")]
+
+        async def farewell() -> None:
+            conn = HttpConnection(options.host, options.port, ssl=options.ssl)
+            try:
+                await asyncio.wait_for(conn.request("POST", target, headers, b"1", timeout=1.0), 1.0)
+            except (ConnectionError, OSError, asyncio.TimeoutError, EngineError):
+                pass
+            finally:
+                conn.close()
+
+        task = asyncio.get_running_loop().create_task(farewell())
+        _farewells.add(task)
+        task.add_done_callback(_farewells.discard)
 
     async def close(self, send_close_packet: bool) -> None:
         if self._closed:
@@ -653,11 +744,15 @@ class EngineClient:
             await polling.pause()
             if self.state not in ("open", "closing") or self._transport is not polling:
                 raise EngineError("closed during the upgrade")
+            if not ws.writable:  # the probe's connection ended while polling was pausing
+                raise EngineError("probe closed before the upgrade")
         except (EngineError, asyncio.TimeoutError) as exc:
             logger.debug("websocket upgrade failed: %s", exc)
             self._upgrading = False
             self._probe = None
             ws.abort()
+            if isinstance(self._transport, _PollingTransport):
+                self._transport.resume()
             self._flush()
             return
         polling.on_close = _noop_close

@@ -6,9 +6,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..protocol.permessage_deflate import PerMessageDeflate
 from ..protocol.socketio_packets import DecodeLimits
 
-__all__ = ["CookieConfig", "CorsConfig", "EngineConfig", "Limits"]
+__all__ = ["CookieConfig", "CorsConfig", "EngineConfig", "HttpCompression", "Limits", "PerMessageDeflate"]
 
 AllowRequest = Callable[[Any], Awaitable[Any]]
 """``async (request: HttpRequest) -> bool | str | None``: ``False`` or a message refuses the handshake."""
@@ -45,6 +46,25 @@ class CookieConfig:
     path: str = "/"
     http_only: bool = True
     same_site: str = "Lax"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCompression:
+    """Compression of long-polling responses, as the official server's ``httpCompression`` option.
+
+    A response of at least ``threshold`` bytes is compressed with gzip or deflate, whichever the
+    request's ``Accept-Encoding`` prefers, at zlib ``level`` (-1: zlib's default, 6). Messages sent with
+    ``compress(False)`` are not compressed (a response is when any of its packets may be).
+    """
+
+    threshold: int = 1024
+    level: int = -1
+
+    def __post_init__(self) -> None:
+        if self.threshold < 0:
+            raise ValueError("threshold must be >= 0")
+        if not -1 <= self.level <= 9:
+            raise ValueError("level must be -1 (zlib's default) or 0..9")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +119,12 @@ class EngineConfig:
     cors: CorsConfig | None = None
     allow_request: AllowRequest | None = None
     limits: Limits = field(default_factory=Limits)
+    allow_eio3: bool = False
+    """Accept Engine.IO v3 clients (socket.io-client 2.x), as the official ``allowEIO3``."""
+    http_compression: HttpCompression | None = field(default_factory=HttpCompression)
+    """``None``: polling responses are never compressed."""
+    per_message_deflate: PerMessageDeflate | None = None
+    """WebSocket compression on the standalone server (off by default, as in the official server)."""
 
     def __post_init__(self) -> None:
         for name in self.transports:

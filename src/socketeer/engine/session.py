@@ -6,6 +6,10 @@ time, ask it :meth:`ServerSession.next_deadline`, and when that time comes call
 
 Heartbeat (v4, server-driven): a PING is due ``ping_interval`` after the handshake and after each
 PONG; the session is dead if no PONG arrives ``ping_timeout`` after a PING.
+
+Heartbeat (v3, ``client_pings=True``): the client sends the PINGs (the transport answers each with a
+PONG); the session is dead if none arrives ``ping_interval + ping_timeout`` after the handshake or
+the previous one.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class ServerSession:
         "_ping_at",
         "_pong_deadline",
         "_upgrade_deadline",
+        "client_pings",
         "ping_interval",
         "ping_timeout",
         "state",
@@ -58,14 +63,23 @@ class ServerSession:
         "upgraded",
     )
 
-    def __init__(self, now: float, ping_interval: float, ping_timeout: float, upgrade_timeout: float) -> None:
+    def __init__(
+        self,
+        now: float,
+        ping_interval: float,
+        ping_timeout: float,
+        upgrade_timeout: float,
+        *,
+        client_pings: bool = False,
+    ) -> None:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.upgrade_timeout = upgrade_timeout
+        self.client_pings = client_pings
         self.state = SessionState.OPEN
         self.upgraded = False
-        self._ping_at: float | None = now + ping_interval
-        self._pong_deadline: float | None = None
+        self._ping_at: float | None = None if client_pings else now + ping_interval
+        self._pong_deadline: float | None = now + ping_interval + ping_timeout if client_pings else None
         self._upgrade_deadline: float | None = None
 
     def _move(self, event: str) -> None:
@@ -110,10 +124,20 @@ class ServerSession:
 
     def receive_pong(self, now: float) -> None:
         """A PONG arrived: the next PING is due one interval from now."""
-        if self.state is SessionState.CLOSED or self._pong_deadline is None:
+        if self.state is SessionState.CLOSED or self._pong_deadline is None or self.client_pings:
             return  # an unsolicited pong is harmless, as in the official server
         self._pong_deadline = None
         self._ping_at = now + self.ping_interval
+
+    def receive_ping(self, now: float) -> bool:
+        """A client PING arrived (v3): the next is due within ``ping_interval + ping_timeout``.
+
+        Returns whether it is answered with a PONG (only in the v3 heartbeat direction).
+        """
+        if self.state is SessionState.CLOSED or not self.client_pings:
+            return False
+        self._pong_deadline = now + self.ping_interval + self.ping_timeout
+        return True
 
     def start_upgrade(self, now: float) -> None:
         """A WebSocket arrived for this polling session."""

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, unquote
 
 import httptools
 
+from ..protocol.permessage_deflate import DeflateCodec, accept_offer
 from ..protocol.websocket_frames import (
     FrameReader,
     InvalidHandshake,
@@ -87,6 +88,7 @@ class HttpProtocol(asyncio.Protocol):
         "_body",
         "_body_size",
         "_closing",
+        "_deflate",
         "_headers",
         "_header_bytes",
         "_held",
@@ -125,6 +127,7 @@ class HttpProtocol(asyncio.Protocol):
         self._held = False
         self._closing = False
         self._timer: asyncio.TimerHandle | None = None
+        self._deflate: DeflateCodec | None = None  # permessage-deflate, when negotiated
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -346,6 +349,14 @@ class HttpProtocol(asyncio.Protocol):
             self._refuse(exc)
             return
         engine = server.engine
+        handoff = server.upgrade_handoff
+        if (
+            handoff is not None
+            and server.ssl is None  # a TLS session cannot change process
+            and handoff(request, self._raw_head(http_version) + rest, transport)
+        ):
+            self.transport = None  # the connection now belongs to the session's owner
+            return
         if engine.config.allow_request is None and server.origin_allowed(request):
             refusal = engine.verify(request, websocket=True)
             if refusal is not None:
@@ -354,6 +365,12 @@ class HttpProtocol(asyncio.Protocol):
             self._accept(request, key, rest)
             return
         self._in_flight = asyncio.get_running_loop().create_task(self._upgrade_checked(request, key, rest))
+
+    def _raw_head(self, http_version: str) -> bytes:
+        """The upgrade request's head again (to hand the connection to another process)."""
+        lines = [b"GET " + self._url + b" HTTP/" + http_version.encode("ascii")]
+        lines += [f"{name}: {value}".encode("latin-1") for name, value in self._headers.items()]
+        return b"\r\n".join(lines) + b"\r\n\r\n"
 
     async def _upgrade_checked(self, request: HttpRequest, key: str, rest: bytes) -> None:
         server = self.server
@@ -390,9 +407,25 @@ class HttpProtocol(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         engine = self.server.engine
-        transport.write(build_handshake_response(key, engine.websocket_headers(request)))
-        self._reader = FrameReader(max_message_size=self.server.engine.config.max_http_buffer_size)
-        self.server.engine.accept_websocket(request, self)
+        headers = engine.websocket_headers(request)
+        max_size = engine.config.max_http_buffer_size
+        options = engine.config.per_message_deflate
+        params = None if options is None else accept_offer(self._headers.get("sec-websocket-extensions"), options)
+        if options is not None and params is not None:
+            headers = [*headers, ("Sec-WebSocket-Extensions", params.header())]
+            deflate = self._deflate = DeflateCodec(
+                params,
+                server_side=True,
+                threshold=options.threshold,
+                level=options.level,
+                mem_level=options.mem_level,
+                max_message_size=max_size,
+            )
+            self._reader = FrameReader(max_message_size=max_size, inflate=deflate.decompress)
+        else:
+            self._reader = FrameReader(max_message_size=max_size)
+        transport.write(build_handshake_response(key, headers))
+        engine.accept_websocket(request, self)
         if rest:
             self._ws_data(self._reader, rest)
 
@@ -450,14 +483,19 @@ class HttpProtocol(asyncio.Protocol):
     def write(self, message: WireMessage) -> None:
         if self._closing:
             return
-        frames = message.ws_frames()
+        deflate = self._deflate
+        frames = message.ws_frames() if deflate is None else deflate.message_frames(message)
         self._wbuf.append(frames)
         self._wsize += len(frames)
         if len(self._wbuf) == 1:
             self.server._schedule_flush(self)
 
     def send_text(self, text: str) -> None:
-        self._write_raw(build_text_frame(text.encode()))
+        deflate = self._deflate
+        if deflate is None:
+            self._write_raw(build_text_frame(text.encode()))
+        else:
+            self._write_raw(deflate.frame(_TEXT, text.encode()))
 
     def _write_raw(self, frame: bytes) -> None:
         if self._closing:
@@ -525,6 +563,9 @@ class _RequestTooLarge(Exception):
         self.status = status
 
 
+UpgradeHandoff = Callable[[HttpRequest, bytes, asyncio.Transport], bool]
+
+
 class StandaloneServer:
     """A listening standalone server for one :class:`~socketeer.Server` or :class:`~socketeer.EngineIOServer`."""
 
@@ -553,6 +594,10 @@ class StandaloneServer:
         self._dirty: list[HttpProtocol] = []
         self._flush_handle: asyncio.Handle | None = None
         self._server: asyncio.AbstractServer | None = None
+        self._extra_servers: list[asyncio.AbstractServer] = []
+        self.upgrade_handoff: UpgradeHandoff | None = None
+        """``fn(request, raw_request, transport) -> bool``: give a WebSocket upgrade's connection to
+        another process (``--workers``: the worker that owns the session); ``True`` if it took it."""
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- serving -------------------------------------------------------------------------------
@@ -570,6 +615,24 @@ class StandaloneServer:
         )
         self.io.add_closer(self.close)
 
+    async def start_unix(self, path: str) -> None:
+        """Also take requests on a unix socket (the workers of ``socketeer serve --workers`` take the
+        requests relayed to them there)."""
+        loop = self._loop or asyncio.get_running_loop()
+        self._loop = loop
+        server = await loop.create_unix_server(lambda: HttpProtocol(self), path)
+        self._extra_servers.append(server)
+
+    def adopt(self, sock: Any, data: bytes) -> None:
+        """Serve a connection accepted by another process, whose first bytes were ``data``."""
+        loop = self._loop or asyncio.get_running_loop()
+
+        async def adopt() -> None:
+            _, protocol = await loop.connect_accepted_socket(lambda: HttpProtocol(self), sock)
+            protocol.data_received(data)
+
+        loop.create_task(adopt())
+
     @property
     def sockets(self) -> list[Any]:
         server = cast(asyncio.Server | None, self._server)
@@ -586,6 +649,8 @@ class StandaloneServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        for extra in self._extra_servers:
+            extra.close()
         # write the responses already decided (the polls answered by io.close()) before closing
         in_flight = [proto._in_flight for proto in self._connections if proto._in_flight is not None]
         if in_flight:
@@ -598,6 +663,9 @@ class StandaloneServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        extras, self._extra_servers = self._extra_servers, []
+        for extra in extras:
+            await extra.wait_closed()
 
     # -- routing -------------------------------------------------------------------------------
 

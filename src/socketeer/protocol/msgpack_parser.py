@@ -8,15 +8,22 @@ BINARY_EVENT / BINARY_ACK packets and no attachments. Needs the ``msgpack`` pack
 The JavaScript side (``notepack.io``) adds an extension type 0 that this module maps as follows:
 ``undefined`` (fixext 1) is dropped from maps and read as ``None`` in arrays, the way ``JSON.stringify``
 treats it; a ``Date`` (fixext 8) is an aware :class:`~datetime.datetime` in UTC, and an aware datetime
-is sent as a ``Date``; a typed array / ``ArrayBuffer`` (ext 8/16/32) is ``bytes``. Other extension
-types come back as ``[type, bytes]`` like in JavaScript, and msgpack timestamps as datetimes.
+is sent as a ``Date``; a typed array / ``ArrayBuffer`` (ext 8/16/32) is ``bytes``; fixext 2, 4 and 16 of
+type 0 come back as ``[0, bytes]``. Other extension types, msgpack timestamps (type -1) included, come
+back as ``[type, bytes]``, as notepack.io gives them to the official server.
 
 Map keys must be strings (or bytes): a map with other keys is refused on decoding, because
-attacker-chosen integer keys make hash flooding cheap.
+attacker-chosen integer keys make hash flooding cheap. A ``bin`` key is read as the string it encodes
+(UTF-8, bad bytes replaced), as the JavaScript decoder does when it makes the key a property name; when
+it names the same key as a ``str`` key of the same map, the later value wins there too. A
+``"__proto__"`` key refuses the packet: the JavaScript decoder would not keep it as a key but make its
+value the object's prototype (and the payload then passes or fails the parser's checks by that value),
+so no official client's packet carries one to an official server.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -142,14 +149,14 @@ _LENGTH_PREFIXED = {0xC4: 1, 0xC5: 2, 0xC6: 4, 0xD9: 1, 0xDA: 2, 0xDB: 4}  # bin
 _EXT_HEADERS = {0xC7: 1, 0xC8: 2, 0xC9: 4}
 
 
-def _ext0_formats(buf: bytes) -> list[bool]:
-    """For each extension of type 0 in ``buf``, in document order: was it a fixext?
+def _ext_layout(buf: bytes) -> list[tuple[int, int, bool]]:
+    """Every extension in ``buf``, in document order: (offset of its type byte, type, is it a fixext?).
 
     ``msgpack`` hands extension data to the hook without its format, but ``notepack.io`` gives the
     format a meaning: fixext 1 is ``undefined`` and fixext 8 a ``Date``, while ext 8/16/32 is an
-    ``ArrayBuffer`` of any length. Only called after ``msgpack`` accepted ``buf``, so it is well formed.
+    ``ArrayBuffer`` of any length. Raises :class:`IndexError` on a truncated ``buf``.
     """
-    out: list[bool] = []
+    out: list[tuple[int, int, bool]] = []
     pos = 0
     pending = 1  # items still to read; containers add their elements (depth first = byte order)
     while pending:
@@ -171,14 +178,16 @@ def _ext0_formats(buf: bytes) -> list[bool]:
             n = _LENGTH_PREFIXED[b]
             pos += 1 + n + int.from_bytes(buf[pos + 1 : pos + 1 + n], "big")
         elif b in _FIXEXT_SIZES:
-            if buf[pos + 1] == 0:
-                out.append(True)
+            code = buf[pos + 1]
+            out.append((pos + 1, code - 256 if code > 127 else code, True))
             pos += 2 + _FIXEXT_SIZES[b]
         elif b in _EXT_HEADERS:
             n = _EXT_HEADERS[b]
-            if buf[pos + 1 + n] == 0:
-                out.append(False)
+            code = buf[pos + 1 + n]
+            out.append((pos + 1 + n, code - 256 if code > 127 else code, False))
             pos += 2 + n + int.from_bytes(buf[pos + 1 : pos + 1 + n], "big")
+        elif b == 0xC1:  # never used: msgpack refuses it
+            raise IndexError("0xc1")
         else:  # array 16/32 (0xDC/0xDD), map 16/32 (0xDE/0xDF)
             n = 2 if b in (0xDC, 0xDE) else 4
             count = int.from_bytes(buf[pos + 1 : pos + 1 + n], "big")
@@ -187,9 +196,17 @@ def _ext0_formats(buf: bytes) -> list[bool]:
     return out
 
 
-def _resolve_ext0(item: _Ext0, formats: list[bool]) -> Any:
+# an extension of type -1 (a msgpack timestamp) may be in the message: fixext or ext 8/16/32, type 0xff
+_MAYBE_TIMESTAMP = re.compile(rb"[\xd4-\xd8]\xff|\xc7.\xff|\xc8..\xff|\xc9....\xff", re.DOTALL)
+_RETYPED = 1  # what a timestamp's type byte becomes, so that msgpack hands it to the hook
+
+
+Layout = list[tuple[int, int, bool]]
+
+
+def _resolve_ext0(item: _Ext0, formats: Layout) -> Any:
     data = item.data
-    if formats[item.index]:
+    if formats[item.index][2]:
         if len(data) == 1:
             return _UNDEFINED
         if len(data) == 8:
@@ -197,10 +214,11 @@ def _resolve_ext0(item: _Ext0, formats: list[bool]) -> Any:
                 return _EPOCH + timedelta(milliseconds=_INT64.unpack(data)[0])
             except OverflowError as exc:
                 raise _fail("Date out of range") from exc
+        return [0, data]  # fixext 2, 4 and 16 of type 0 are nothing to notepack.io: [type, data]
     return data
 
 
-def _resolve_tree(value: Any, formats: list[bool]) -> Any:
+def _resolve_tree(value: Any, formats: Layout) -> Any:
     """Replace every :class:`_Ext0` below ``value`` (iteratively: no recursion limit to hit)."""
     if isinstance(value, _Ext0):
         resolved = _resolve_ext0(value, formats)
@@ -228,6 +246,41 @@ def _resolve_tree(value: Any, formats: list[bool]) -> Any:
     return value
 
 
+_PROTO = "__proto__"
+_JS_KEY_MARKERS = (b"\xc4", b"\xc5", b"\xc6", _PROTO.encode())  # bin 8/16/32 prefixes, the prototype key
+
+
+def _needs_js_keys(value: Any) -> bool:
+    """Whether a map below ``value`` has a ``bin`` key (refusing a ``__proto__`` key on the way)."""
+    found = False
+    stack = [value]
+    while stack:
+        container = stack.pop()
+        if isinstance(container, dict):
+            for key, item in container.items():
+                if isinstance(key, bytes):
+                    found = True
+                elif key == _PROTO:
+                    raise _fail("a __proto__ key (the JavaScript decoder would set a prototype)")
+                if isinstance(item, (list, dict)):
+                    stack.append(item)
+        elif isinstance(container, list):
+            stack.extend(item for item in container if isinstance(item, (list, dict)))
+    return found
+
+
+def _js_object(pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
+    """A map the way the JavaScript decoder builds it: keys as property names, later values win."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if isinstance(key, bytes):
+            key = key.decode("utf-8", "replace")
+        if key == _PROTO:
+            raise ValueError("a __proto__ key (the JavaScript decoder would set a prototype)")
+        out[key] = value
+    return out
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -235,40 +288,78 @@ def _is_int(value: Any) -> bool:
 class MsgpackDecoder:
     """Decodes one connection's packets; each binary message is a whole packet."""
 
-    __slots__ = ("_ext0_count", "_limits")
+    __slots__ = ("_ext0_count", "_ext_count", "_limits", "_retyped")
 
     def __init__(self, limits: DecodeLimits) -> None:
         self._limits = limits
         self._ext0_count = 0
+        self._ext_count = 0
+        self._retyped: frozenset[int] = frozenset()
 
     @property
     def awaiting_attachments(self) -> bool:
         return False  # msgpack packets carry their binary data inline
 
     def reset(self) -> None:
-        self._ext0_count = 0
+        self._ext0_count = self._ext_count = 0
+        self._retyped = frozenset()
 
     def _ext_hook(self, code: int, data: bytes) -> Any:
+        index = self._ext_count  # the extension's place in document order, as in _ext_layout
+        self._ext_count = index + 1
         if code == 0:
-            index = self._ext0_count
-            self._ext0_count = index + 1
+            self._ext0_count += 1
             return _Ext0(index, data)
+        if index in self._retyped:
+            return [-1, data]  # notepack.io does not know msgpack timestamps either
         return [code, data]  # what notepack.io gives for extension types it does not know
+
+    def _unpack(self, data: bytes, js_maps: bool) -> Any:
+        self._ext0_count = self._ext_count = 0
+        try:
+            if js_maps:
+                return _unpackb(
+                    data,
+                    raw=False,
+                    ext_hook=self._ext_hook,
+                    strict_map_key=True,
+                    object_pairs_hook=_js_object,
+                )
+            return _unpackb(data, raw=False, ext_hook=self._ext_hook, strict_map_key=True)
+        except (ValueError, TypeError, OverflowError, RecursionError, _msgpack.UnpackException) as exc:
+            raise _fail(f"invalid msgpack: {exc}") from exc
+
+    def _without_timestamps(self, data: bytes) -> tuple[bytes, Layout | None]:
+        """``data`` with msgpack timestamps retyped so that they reach the hook (as ``[-1, data]``)."""
+        self._retyped = frozenset()
+        if _MAYBE_TIMESTAMP.search(data) is None:
+            return data, None
+        try:
+            layout = _ext_layout(data)
+        except IndexError:
+            return data, None  # malformed: msgpack says how
+        retyped = [i for i, (_, code, _) in enumerate(layout) if code == -1]
+        if not retyped:
+            return data, layout
+        buf = bytearray(data)
+        for i in retyped:
+            buf[layout[i][0]] = _RETYPED
+        self._retyped = frozenset(retyped)
+        return bytes(buf), layout
 
     def feed_text(self, text: str) -> SocketPacket | None:
         raise _fail("text message: the msgpack parser only takes binary messages")
 
     def feed_binary(self, data: bytes) -> SocketPacket | None:
-        self._ext0_count = 0
-        try:
-            obj = _unpackb(data, raw=False, ext_hook=self._ext_hook, timestamp=3, strict_map_key=True)
-        except (ValueError, TypeError, OverflowError, RecursionError, _msgpack.UnpackException) as exc:
-            raise _fail(f"invalid msgpack: {exc}") from exc
+        data, layout = self._without_timestamps(data)
+        obj = self._unpack(data, False)
         if not isinstance(obj, dict):
             raise _fail("a packet must be a msgpack map")
+        if any(marker in data for marker in _JS_KEY_MARKERS) and _needs_js_keys(obj):
+            obj = self._unpack(data, True)  # rare (a bin key): maps built as the JavaScript decoder does
         if self._ext0_count:
             try:
-                formats = _ext0_formats(data)
+                formats = layout if layout is not None else _ext_layout(data)
                 for key, value in list(obj.items()):
                     if isinstance(value, _Ext0) and _resolve_ext0(value, formats) is _UNDEFINED:
                         del obj[key]  # a key set to undefined is an absent key

@@ -155,12 +155,15 @@ def build_binary_frame(payload: bytes) -> bytes:
     return _pack_BBQ(0x82, 127, size) + payload
 
 
-def build_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes | None = None) -> bytes:
+def build_frame(
+    opcode: int, payload: bytes, *, fin: bool = True, mask: bytes | None = None, rsv1: bool = False
+) -> bytes:
     """Serialize one frame.
 
     Server frames are unmasked (``mask=None``); client frames are masked with the given 4-byte key (see
-    :func:`generate_mask`). Raises ``ValueError`` for an unknown opcode, a non-final or over-125-byte control
-    frame, or a mask that is not 4 bytes long.
+    :func:`generate_mask`). ``rsv1`` marks the first frame of a compressed message (permessage-deflate,
+    data frames only). Raises ``ValueError`` for an unknown opcode, a non-final or over-125-byte control
+    frame, RSV1 on a control or continuation frame, or a mask that is not 4 bytes long.
     """
     try:
         headers = _FIN_HEADERS[opcode] if fin else _MORE_HEADERS[opcode]
@@ -171,19 +174,24 @@ def build_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes | 
     size = len(payload)
     if opcode >= 8 and size > 125:
         raise ValueError("control frame payload must be at most 125 bytes")
+    first = headers[0][0]
+    if rsv1:
+        if opcode not in (1, 2):
+            raise ValueError("only the first frame of a text or binary message may set RSV1")
+        first |= 0x40
     if mask is None:
         if size < 126:
-            return headers[size] + payload
+            return (headers[size] if not rsv1 else _pack_BB(first, size)) + payload
         if size < 65536:
-            return _pack_BBH(headers[0][0], 126, size) + payload
-        return _pack_BBQ(headers[0][0], 127, size) + payload
+            return _pack_BBH(first, 126, size) + payload
+        return _pack_BBQ(first, 127, size) + payload
     masked = apply_mask(payload, mask)  # validates the mask length
     if size < 126:
-        header = _pack_BB(headers[0][0], 0x80 | size)
+        header = _pack_BB(first, 0x80 | size)
     elif size < 65536:
-        header = _pack_BBH(headers[0][0], 0xFE, size)
+        header = _pack_BBH(first, 0xFE, size)
     else:
-        header = _pack_BBQ(headers[0][0], 0xFF, size)
+        header = _pack_BBQ(first, 0xFF, size)
     return header + mask + masked
 
 
@@ -239,9 +247,11 @@ def parse_close_payload(payload: bytes) -> tuple[int, str]:
 # Reading frames
 
 
-def _first_byte_error(first: int) -> str | None:
+def _first_byte_error(first: int, rsv1_allowed: bool = False) -> str | None:
     if first & 0x70:
-        return "reserved bits must be 0"
+        opcode = first & 0x0F
+        if not (rsv1_allowed and first & 0x70 == 0x40 and opcode in (1, 2)):
+            return "reserved bits must be 0"
     opcode = first & 0x0F
     if opcode not in (0, 1, 2, 8, 9, 10):
         return f"invalid opcode {opcode:#x}"
@@ -252,6 +262,10 @@ def _first_byte_error(first: int) -> str | None:
 
 # First byte of a frame -> why it is invalid, or None: RSV bits, opcode and control-frame FIN in one lookup.
 _FIRST_BYTE_ERRORS: tuple[str | None, ...] = tuple(_first_byte_error(first) for first in range(256))
+# The same with permessage-deflate negotiated: RSV1 allowed on the first frame of a data message.
+_FIRST_BYTE_ERRORS_DEFLATE: tuple[str | None, ...] = tuple(
+    _first_byte_error(first, rsv1_allowed=True) for first in range(256)
+)
 # Opcode value -> member (invalid values never reach the lookup: _FIRST_BYTE_ERRORS rejects them first).
 _OPCODES: tuple[Opcode, ...] = tuple(
     Opcode(v) if v in (0, 1, 2, 8, 9, 10) else Opcode.CONTINUATION for v in range(16)
@@ -274,25 +288,41 @@ class FrameReader:
     ``client_side=False`` (server role): incoming frames must be masked. ``client_side=True``: they must not
     be. A frame or reassembled message longer than ``max_message_size`` fails with 1009 as soon as its
     header is read, before any of its payload is buffered.
+
+    ``inflate`` (with permessage-deflate negotiated, see :mod:`.permessage_deflate`) decompresses the
+    payload of a message whose first frame has RSV1 set; it raises :class:`WebSocketProtocolError` for
+    bad data or a message over the limit. Without it, any reserved bit fails the connection.
     """
 
     __slots__ = (
         "_buffered",
         "_chunks",
         "_error",
+        "_first_errors",
+        "_frag_compressed",
         "_frag_decoder",
         "_frag_opcode",
         "_frag_parts",
         "_frag_size",
         "_frag_text",
+        "_inflate",
         "_mask_bit",
         "_max_size",
         "_need",
     )
 
-    def __init__(self, *, client_side: bool = False, max_message_size: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        *,
+        client_side: bool = False,
+        max_message_size: int = 1_000_000,
+        inflate: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         if max_message_size < 0:
             raise ValueError("max_message_size must be >= 0")
+        self._inflate = inflate
+        self._first_errors = _FIRST_BYTE_ERRORS if inflate is None else _FIRST_BYTE_ERRORS_DEFLATE
+        self._frag_compressed = False
         self._mask_bit = 0 if client_side else 0x80
         self._max_size = min(max_message_size, _MAX_LENGTH)
         self._chunks: list[bytes] = []  # unparsed input, first chunk starts on a frame boundary
@@ -327,6 +357,7 @@ class FrameReader:
             self._buffered = 0
         try:
             out: list[tuple[int, bytes | str]] = []
+            first_errors = self._first_errors
             mask_bit = self._mask_bit
             max_size = self._max_size
             end_of_data = len(data)
@@ -338,7 +369,7 @@ class FrameReader:
                     break
                 first = data[pos]
                 second = data[pos + 1]
-                error = _FIRST_BYTE_ERRORS[first]
+                error = first_errors[first]
                 if error is not None:
                     raise WebSocketProtocolError(1002, error)
                 if second & 0x80 != mask_bit:
@@ -406,6 +437,10 @@ class FrameReader:
                     out.append((_BINARY, payload))
                 elif opcode >= 8:
                     out.append((_OPCODES[opcode], payload))
+                elif first & 0x40:
+                    self._compressed(opcode, first & 0x80, payload, out)
+                elif self._frag_compressed:
+                    self._compressed_continuation(first & 0x80, payload, out)
                 else:
                     self._fragment(opcode, first & 0x80, payload, out)
             if pos < end_of_data:
@@ -418,7 +453,44 @@ class FrameReader:
             self._chunks = []
             self._buffered = 0
             self._frag_parts = self._frag_text = self._frag_decoder = None
+            self._frag_compressed = False
             raise
+
+    def _compressed(self, opcode: int, fin: int, payload: bytes, out: list[tuple[int, bytes | str]]) -> None:
+        """The first frame of a compressed message (RSV1 set; permessage-deflate negotiated)."""
+        if fin:
+            self._emit_inflated(opcode, payload, out)
+            return
+        self._frag_opcode = opcode
+        self._frag_size = len(payload)
+        self._frag_parts = [payload]
+        self._frag_compressed = True
+
+    def _compressed_continuation(self, fin: int, payload: bytes, out: list[tuple[int, bytes | str]]) -> None:
+        parts = self._frag_parts
+        assert parts is not None
+        parts.append(payload)
+        self._frag_size += len(payload)
+        if not fin:
+            return
+        opcode = self._frag_opcode
+        self._frag_opcode = 0
+        self._frag_size = 0
+        self._frag_parts = None
+        self._frag_compressed = False
+        self._emit_inflated(opcode, b"".join(parts), out)
+
+    def _emit_inflated(self, opcode: int, payload: bytes, out: list[tuple[int, bytes | str]]) -> None:
+        inflate = self._inflate
+        assert inflate is not None
+        data = inflate(payload)
+        if opcode == 1:
+            try:
+                out.append((_TEXT, data.decode()))
+            except UnicodeDecodeError:
+                raise WebSocketProtocolError(1007, "invalid UTF-8 in text message") from None
+        else:
+            out.append((_BINARY, data))
 
     def _fragment(self, opcode: int, fin: int, payload: bytes, out: list[tuple[int, bytes | str]]) -> None:
         """Handle a frame of a fragmented message: a non-final TEXT/BINARY frame or a CONTINUATION frame.

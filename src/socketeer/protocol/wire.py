@@ -9,6 +9,7 @@ from __future__ import annotations
 import binascii
 from typing import Any
 
+from .engineio_stream import encode_stream_frame
 from .websocket_frames import build_binary_frame, build_text_frame
 
 __all__ = ["WireMessage"]
@@ -19,20 +20,44 @@ class WireMessage:
 
     ``text`` is the UTF-8 Engine.IO text packet (type digit included, e.g. ``b'42["hi"]'``) or
     ``None`` when the message is binary only; ``binaries`` are binary MESSAGE packets that follow it.
-    ``volatile`` messages may be dropped by a transport that cannot send them now.
+    ``volatile`` messages may be dropped by a transport that cannot send them now. ``compress=False``
+    (``emit`` after ``compress(False)``) keeps the message out of HTTP and WebSocket compression.
     """
 
-    __slots__ = ("_frames", "_segments", "binaries", "nbytes", "packet", "text", "volatile")
+    __slots__ = (
+        "_frames",
+        "_segments",
+        "_stream",
+        "binaries",
+        "compress",
+        "deflated",
+        "nbytes",
+        "packet",
+        "text",
+        "volatile",
+    )
 
-    def __init__(self, text: bytes | None, binaries: tuple[bytes, ...] = (), volatile: bool = False) -> None:
+    def __init__(
+        self,
+        text: bytes | None,
+        binaries: tuple[bytes, ...] = (),
+        volatile: bool = False,
+        compress: bool = True,
+    ) -> None:
         self.text = text
         self.binaries = binaries
         self.volatile = volatile
-        self.nbytes = (len(text) if text is not None else 0) + (sum([len(b) for b in binaries]) if binaries else 0)
+        self.nbytes = (len(text) if text is not None else 0) + (
+            sum([len(b) for b in binaries]) if binaries else 0
+        )
         """The size of the packets' data in bytes (the text's type digit included), as :meth:`size`."""
+        self.compress = compress
         self.packet: Any = None  # the decoded form, when the sender kept it (for outgoing listeners)
+        # (settings, frames) of the last permessage-deflate compression shared between connections
+        self.deflated: tuple[object, bytes] | None = None
         self._frames: bytes | None = None
         self._segments: list[str] | None = None
+        self._stream: bytes | None = None
 
     def ws_frames(self) -> bytes:
         """All packets as unmasked (server-side) WebSocket frames, concatenated."""
@@ -46,6 +71,15 @@ class WireMessage:
                 frames = b"".join([build_binary_frame(b) for b in self.binaries])
             self._frames = frames
         return frames
+
+    def stream_frames(self) -> bytes:
+        """All packets in the stream framing of the WebTransport transport, concatenated."""
+        stream = self._stream
+        if stream is None:
+            parts = [] if self.text is None else [encode_stream_frame(self.text)]
+            parts.extend(encode_stream_frame(b, binary=True) for b in self.binaries)
+            stream = self._stream = b"".join(parts)
+        return stream
 
     def segments(self) -> list[str]:
         """All packets as polling payload segments (text as is, binary as ``b<base64>``)."""

@@ -6,6 +6,7 @@ import logging
 import time
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from ..exceptions import RemoteProtocolError
 from ..protocol.socketio_packets import SocketPacket, SocketPacketType
@@ -100,21 +101,27 @@ class Client:
     def _on_packet(self, packet: SocketPacket) -> None:
         socket = self.sockets.get(packet.namespace)
         if packet.type is _CONNECT:
-            if socket is None and packet.namespace not in self._connecting:
-                self.server._connect(self, packet.namespace, packet.data if packet.data is not None else {})
+            name, auth = packet.namespace, packet.data
+            if self.conn.protocol == 3:  # v4 protocol: "0/nsp?query," with the query as the auth
+                name, _, query = name.partition("?")
+                auth = dict(parse_qsl(query))
+                socket = self.sockets.get(name)
+            if socket is None and name not in self._connecting:
+                self.server._connect(self, name, auth if auth is not None else {})
             return
         if socket is not None:
             socket._on_packet(packet)
 
     # -- used by sockets and namespaces --------------------------------------------------------
 
-    def refuse(self, namespace: str, message: str, data: Any = None, *, reason: str = "middleware") -> None:
-        """Answer a CONNECT with CONNECT_ERROR; ``reason`` is the refusal's label in the metrics."""
+    def refuse(self, namespace: str, message: str, data: Any = None, *, invalid_namespace: bool = False) -> None:
         counters = self.server.engine.counters
         if counters is not None:
-            counters.refusals[reason] += 1
-        payload: dict[str, Any] = {"message": message}
-        if data is not None:
+            counters.refusals["invalid_namespace" if invalid_namespace else "middleware"] += 1
+        payload: Any = {"message": message}
+        if self.conn.protocol == 3 and not invalid_namespace:
+            payload = data if data is not None else message  # the v4 protocol: the data, or a plain string
+        elif data is not None:
             payload["data"] = data
         self.conn.write(
             self.server.parser.encode(SocketPacket(SocketPacketType.CONNECT_ERROR, namespace, payload))

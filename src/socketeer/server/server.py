@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..adapters.base import Adapter
 from ..adapters.memory import InMemoryAdapter, SessionAwareAdapter
-from ..engine.config import AllowRequest, CookieConfig, CorsConfig, EngineConfig, Limits
+from ..engine.config import (
+    AllowRequest,
+    CookieConfig,
+    CorsConfig,
+    EngineConfig,
+    HttpCompression,
+    Limits,
+    PerMessageDeflate,
+)
 from ..protocol.parser import JsonParser, Parser
 from ..sio.handlers import Handler
 from ..transports.engine_server import CloseReason, EngineConnection, EngineServer
@@ -83,8 +91,10 @@ class Server:
 
     Options mirror the official server (times in seconds): ``path``, ``transports``, ``allow_upgrades``,
     ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``max_http_buffer_size``, ``cookie``, ``cors``,
-    ``allow_request``, ``connect_timeout``, plus ``adapter`` (a factory taking the namespace), ``parser``
-    and ``limits``. Unknown options are a ``TypeError``.
+    ``allow_request``, ``allow_eio3`` (accept socket.io-client 2.x, off by default), ``http_compression``
+    (``True``, ``False`` or :class:`HttpCompression`), ``per_message_deflate`` (``False``, ``True`` or
+    :class:`PerMessageDeflate`; standalone server only), ``connect_timeout``, plus ``adapter`` (a factory
+    taking the namespace), ``parser`` and ``limits``. Unknown options are a ``TypeError``.
     """
 
     def __init__(
@@ -102,6 +112,9 @@ class Server:
         cors: CorsConfig | dict[str, Any] | None = None,
         allow_request: AllowRequest | None = None,
         limits: Limits | None = None,
+        allow_eio3: bool = False,
+        http_compression: HttpCompression | dict[str, Any] | bool = True,
+        per_message_deflate: PerMessageDeflate | dict[str, Any] | bool = False,
         # Socket.IO
         connect_timeout: float = 45.0,
         adapter: AdapterFactory | None = None,
@@ -116,6 +129,14 @@ class Server:
         if isinstance(cors, dict):
             cors = CorsConfig(**cors)
         limits = limits or Limits()
+        if http_compression is True:
+            http_compression = HttpCompression()
+        elif isinstance(http_compression, dict):
+            http_compression = HttpCompression(**http_compression)
+        if per_message_deflate is True:
+            per_message_deflate = PerMessageDeflate()
+        elif isinstance(per_message_deflate, dict):
+            per_message_deflate = PerMessageDeflate(**per_message_deflate)
         self.engine_config = EngineConfig(
             path=path,
             transports=tuple(transports),
@@ -128,6 +149,9 @@ class Server:
             cors=cors,
             allow_request=allow_request,
             limits=limits,
+            allow_eio3=allow_eio3,
+            http_compression=http_compression or None,
+            per_message_deflate=per_message_deflate or None,
         )
         if connect_timeout <= 0:
             raise ValueError("connect_timeout must be positive")
@@ -141,6 +165,8 @@ class Server:
         elif connection_state_recovery is False:
             connection_state_recovery = None
         self.recovery: ConnectionStateRecovery | None = connection_state_recovery
+        self.default_adapter = adapter is None
+        """Whether the adapter is the built-in in-memory one (no ``adapter`` was given)."""
         if adapter is None:
             recovery = connection_state_recovery
             if recovery is not None:
@@ -215,7 +241,7 @@ class Server:
             nsp._add(client, auth)
             return
         if not self._parents:
-            client.refuse(name, "Invalid namespace", reason="invalid_namespace")
+            client.refuse(name, "Invalid namespace", invalid_namespace=True)
             return
         client._connecting.add(name)
         self._tasks.spawn(self._connect_dynamic(client, name, auth))
@@ -240,7 +266,7 @@ class Server:
         finally:
             client._connecting.discard(name)
         if not client.conn.closed:
-            client.refuse(name, "Invalid namespace", reason="invalid_namespace")
+            client.refuse(name, "Invalid namespace", invalid_namespace=True)
 
     def _namespace_emptied(self, nsp: Namespace) -> None:
         if (
@@ -254,7 +280,10 @@ class Server:
     # -- EngineHandler -------------------------------------------------------------------------
 
     def on_connection(self, connection: EngineConnection) -> Client:
-        return Client(self, connection)
+        client = Client(self, connection)
+        if connection.protocol == 3:
+            self._connect(client, "/", {})  # a v3 client is in the main namespace without asking
+        return client
 
     # -- the main namespace, directly on io ----------------------------------------------------
 
@@ -369,6 +398,16 @@ class Server:
         self._started = True
         for nsp in list(self._namespaces.values()):
             await nsp.adapter.init()
+
+    def set_adapter(self, adapter: AdapterFactory) -> None:
+        """Use another adapter factory, for the namespaces created so far too (``socketeer serve
+        --workers`` gives a default in-memory server the workers' cluster adapter). Before :meth:`start`."""
+        if self._started:
+            raise RuntimeError("set_adapter() must come before the server starts")
+        self._adapter_factory = adapter
+        self.default_adapter = False
+        for nsp in self._namespaces.values():
+            nsp.adapter = adapter(nsp)
 
     @property
     def started(self) -> bool:

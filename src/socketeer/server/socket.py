@@ -204,6 +204,10 @@ class Socket:
     def timeout(self, seconds: float) -> _SocketEmitter:
         return _SocketEmitter(self, timeout=seconds)
 
+    def compress(self, compress: bool = True) -> _SocketEmitter:
+        """``socket.compress(False).emit(...)``: keep this message out of HTTP and WebSocket compression."""
+        return _SocketEmitter(self, compress=compress)
+
     def to(self, *rooms: RoomsLike) -> BroadcastOperator:
         """Sockets in these rooms, this one excluded."""
         return BroadcastOperator(self.namespace, _rooms(rooms), frozenset((self.id,)))
@@ -313,17 +317,23 @@ class Socket:
             except Exception:
                 logger.exception("error in outgoing listener of socket %s", self.id)
 
-    def _emit_packet(self, event: str, args: list[Any], ack_id: int | None, volatile: bool) -> None:
+    def _emit_packet(
+        self, event: str, args: list[Any], ack_id: int | None, volatile: bool, compress: bool = True
+    ) -> None:
         if self._any_outgoing and (ack_id is not None or self.namespace.server.recovery is None):
             self._call_outgoing(event, args)
         packet = event_packet(self.namespace.name, [event, *args], ack_id)
         if ack_id is None and self.namespace.server.recovery is not None:
             # through the adapter, which gives the packet an offset and keeps it for recovery
-            self.namespace.adapter.broadcast(
-                packet, BroadcastOptions(frozenset((self.id,)), flags=_VOLATILE if volatile else _PLAIN)
-            )
+            flags = _VOLATILE if volatile else _PLAIN
+            if not compress:
+                flags = BroadcastFlags(volatile=volatile, compress=False)
+            self.namespace.adapter.broadcast(packet, BroadcastOptions(frozenset((self.id,)), flags=flags))
             return
-        self.client.conn.write(self.namespace.server.parser.encode(packet, volatile))
+        message = self.namespace.server.parser.encode(packet, volatile)
+        if not compress:
+            message.compress = False
+        self.client.conn.write(message)
 
     def _register_ack(self, on_ack: Callable[[list[Any] | None], None]) -> int:
         """Keep ``on_ack`` until the acknowledgement arrives (``None`` if the socket disconnects first)."""
@@ -331,7 +341,9 @@ class Socket:
         self._acks[ack_id] = on_ack
         return ack_id
 
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+    async def emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None, _compress: bool = True
+    ) -> Any:
         """Send ``event`` and wait for the client's acknowledgement.
 
         Returns the acknowledgement's value (a tuple when the client sent several, ``None`` for none).
@@ -352,7 +364,7 @@ class Socket:
                 future.set_result(ack_result(ack_args))
 
         ack_id = self._register_ack(on_ack)
-        self._emit_packet(event, list(args), ack_id, volatile=False)
+        self._emit_packet(event, list(args), ack_id, volatile=False, compress=_compress)
         try:
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
@@ -590,22 +602,38 @@ class TokenBucket:
 
 
 class _SocketEmitter:
-    """``socket.volatile.emit(...)`` and ``socket.timeout(s).emit_with_ack(...)``."""
+    """``socket.volatile.emit(...)``, ``socket.compress(False).emit(...)`` and
+    ``socket.timeout(s).emit_with_ack(...)``; the flags chain (``socket.compress(False).volatile``)."""
 
-    __slots__ = ("_socket", "_timeout", "_volatile")
+    __slots__ = ("_compress", "_socket", "_timeout", "_volatile")
 
-    def __init__(self, socket: Socket, *, volatile: bool = False, timeout: float | None = None) -> None:
+    def __init__(
+        self, socket: Socket, *, volatile: bool = False, timeout: float | None = None, compress: bool = True
+    ) -> None:
         self._socket = socket
         self._volatile = volatile
         self._timeout = timeout
+        self._compress = compress
+
+    @property
+    def volatile(self) -> _SocketEmitter:
+        return _SocketEmitter(self._socket, volatile=True, timeout=self._timeout, compress=self._compress)
+
+    def timeout(self, seconds: float) -> _SocketEmitter:
+        return _SocketEmitter(self._socket, volatile=self._volatile, timeout=seconds, compress=self._compress)
+
+    def compress(self, compress: bool = True) -> _SocketEmitter:
+        return _SocketEmitter(self._socket, volatile=self._volatile, timeout=self._timeout, compress=compress)
 
     def emit(self, event: str, *args: Any) -> None:
         check_event_name(event)
         if self._socket.connected:
-            self._socket._emit_packet(event, list(args), None, volatile=self._volatile)
+            self._socket._emit_packet(event, list(args), None, volatile=self._volatile, compress=self._compress)
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        return await self._socket.emit_with_ack(event, *args, timeout=self._timeout)
+        return await self._socket.emit_with_ack(
+            event, *args, timeout=self._timeout, _compress=self._compress
+        )
 
 
 class RemoteSocket:

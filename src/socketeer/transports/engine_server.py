@@ -22,10 +22,20 @@ from ..engine.session import ServerSession, SessionState, TimerAction
 from ..exceptions import ConnectionRefused, RemoteProtocolError
 from ..protocol.engineio_errors import EngineErrorCode, error_body, error_status
 from ..protocol.engineio_handshake import OpenPayload
-from ..protocol.engineio_packets import EnginePacketType, decode_payload
+from ..protocol.engineio_packets import EnginePacket, EnginePacketType, decode_payload
+from ..protocol.engineio_v3 import (
+    decode_binary_payload,
+    decode_text_payload,
+    decode_ws_binary,
+    encode_binary_payload,
+    encode_text_payload,
+    encode_ws_binary,
+)
+from ..protocol.http_compression import choose_encoding, encode_body
 from ..protocol.wire import WireMessage
 from .cors import cors_headers, preflight_headers
 from .counters import Counters, text_size
+from .forwarding import SessionRouter
 from .ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketPort
 
 __all__ = [
@@ -57,8 +67,31 @@ class CloseReason:
 _LINGERING_REASONS = frozenset({CloseReason.FORCED_CLOSE, CloseReason.SERVER_SHUTTING_DOWN})
 PING = WireMessage(b"2")
 NOOP = WireMessage(b"6")
+PONG = WireMessage(b"3")
 PONG_PROBE_TEXT = "3probe"
 _TEXT_HEADERS = [("Content-Type", "text/plain; charset=UTF-8")]
+_BINARY_HEADERS = [("Content-Type", "application/octet-stream")]
+
+
+def _v3_payload(messages: list[WireMessage], binary: bool, head: str | None = None) -> bytes:
+    """Messages as one Engine.IO v3 polling payload (binary if allowed and needed)."""
+    packets: list[str | bytes] = [] if head is None else [head]
+    for message in messages:
+        if message.text is not None:
+            packets.append(message.text.decode())
+        packets.extend(message.binaries)
+    if binary and any(isinstance(p, bytes) for p in packets):
+        return encode_binary_payload(packets)
+    return encode_text_payload(packets).encode()
+
+
+def _v3_ws_message(message: WireMessage) -> WireMessage:
+    """A message whose binary packets carry their type byte, as v3 WebSocket frames do."""
+    if not message.binaries:
+        return message
+    v3 = WireMessage(message.text, tuple(encode_ws_binary(b) for b in message.binaries), message.volatile)
+    v3.packet = message.packet
+    return v3
 
 
 ConnectionErrorListener = Callable[[HttpRequest, EngineErrorCode, str], Any]
@@ -127,6 +160,7 @@ class EngineConnection:
     """One Engine.IO session: the current transport, the heartbeat timer, the polling buffers."""
 
     __slots__ = (
+        "_compress_poll",
         "_outbox",
         "_outbox_bytes",
         "_lingering",
@@ -136,20 +170,33 @@ class EngineConnection:
         "_probe",
         "_server",
         "_timer",
+        "binary_payloads",
         "handler",
         "observer",
+        "protocol",
         "request",
         "session",
         "sid",
         "ws",
     )
 
-    def __init__(self, server: EngineServer, sid: EngineSid, request: HttpRequest, now: float) -> None:
+    def __init__(
+        self, server: EngineServer, sid: EngineSid, request: HttpRequest, now: float, protocol: int = 4
+    ) -> None:
         config = server.config
         self._server = server
         self.sid = sid
         self.request = request
-        self.session = ServerSession(now, config.ping_interval, config.ping_timeout, config.upgrade_timeout)
+        self.protocol = protocol
+        """The Engine.IO revision the client speaks: 4, or 3 (socket.io-client 2.x, ``allow_eio3``)."""
+        self.binary_payloads = protocol == 3 and "b64" not in request.query
+        self.session = ServerSession(
+            now,
+            config.ping_interval,
+            config.ping_timeout,
+            config.upgrade_timeout,
+            client_pings=protocol == 3,
+        )
         self.handler: ConnectionHandler = _NULL_HANDLER
         self.observer: ConnectionObserver | None = None
         self.ws: WebSocketPort | None = None
@@ -159,6 +206,7 @@ class EngineConnection:
         self._lingering = False
         self._overflowed = False
         self._poll: asyncio.Future[bytes] | None = None
+        self._compress_poll = True  # whether the body the poll was answered with may be compressed
         self._posting = False
         self._timer: asyncio.TimerHandle | None = None
 
@@ -191,7 +239,7 @@ class EngineConnection:
             if buffered and buffered + message.nbytes > self._server.config.limits.max_send_buffer:
                 self._overflow("send buffer")
                 return
-            ws.write(message)
+            ws.write(_v3_ws_message(message) if self.protocol == 3 else message)
             if self.observer is not None:
                 self.observer.on_sent(message)
             counters = self._server.counters
@@ -254,21 +302,36 @@ class EngineConnection:
         outbox = self._outbox
         self._outbox = []
         self._outbox_bytes = 0
+        if self.protocol == 3:
+            poll.set_result(_v3_payload(outbox, self.binary_payloads))
+            return
         if len(outbox) == 1 and outbox[0].text is not None and not outbox[0].binaries:
             text = outbox[0].text
             assert text is not None
+            self._compress_poll = outbox[0].compress
             poll.set_result(text)
             return
         segments: list[str] = []
+        compress = False
         for message in outbox:
             segments.extend(message.segments())
+            compress = compress or message.compress
+        self._compress_poll = compress
         poll.set_result("\x1e".join(segments).encode())
 
+    def _control_body(self, body: bytes) -> bytes:
+        """A control packet alone in a poll response (``b"6"``, ``b"1"``), framed for the protocol."""
+        if self.protocol == 3:
+            return encode_text_payload([body.decode()]).encode()
+        return body
+
     def _answer_poll(self, body: bytes) -> None:
+        body = self._control_body(body)
         poll = self._poll
         if poll is not None:
             self._poll = None
             if not poll.done():
+                self._compress_poll = False  # control packets only
                 poll.set_result(body)
 
     # -- timers --------------------------------------------------------------------------------
@@ -318,6 +381,12 @@ class EngineConnection:
         if counters is not None:
             counters.packets_in += 1
             counters.bytes_in += len(data)
+        if self.protocol == 3:
+            try:
+                data = decode_ws_binary(data)
+            except RemoteProtocolError:
+                self._finish_close(CloseReason.PARSE_ERROR, None)
+                return
         self.handler.on_binary(data)
 
     def on_ws_close(self, reason: str) -> None:
@@ -331,8 +400,12 @@ class EngineConnection:
             self._schedule()
         elif kind == "1":
             self._finish_close(CloseReason.TRANSPORT_CLOSE, b"6")
-        elif kind in ("2", "6"):
-            pass  # a client ping (v3 habit) or a noop: nothing to do
+        elif kind == "2":
+            if self.session.receive_ping(self._server.loop.time()):  # v3: the client pings
+                self.write(PONG)
+                self._schedule()
+        elif kind == "6":
+            pass  # a noop
         else:
             logger.info("closing %s: unexpected packet %r", self.sid, text[:20])
             self._finish_close(CloseReason.PARSE_ERROR, b"1")
@@ -402,7 +475,12 @@ class EngineConnection:
         """A poll on a session the server closed: what was still queued, then (alone) the close packet."""
         if not self._outbox:
             self._end_linger()
-            return b"1"
+            return self._control_body(b"1")
+        if self.protocol == 3:
+            outbox = self._outbox
+            self._outbox = []
+            self._outbox_bytes = 0
+            return _v3_payload(outbox, self.binary_payloads)
         segments: list[str] = []
         for message in self._outbox:
             segments.extend(message.segments())
@@ -437,7 +515,7 @@ class _UpgradeProbe:
             conn._outbox = []
             conn._outbox_bytes = 0
             for message in outbox:
-                self.port.write(message)
+                self.port.write(_v3_ws_message(message) if conn.protocol == 3 else message)
             conn._schedule()
             if conn.observer is not None:
                 try:
@@ -517,6 +595,26 @@ class EngineServer:
         self._error_listeners: list[ConnectionErrorListener] = []
         self.counters: Counters | None = None
         """What :mod:`socketeer.metrics` reads; ``None`` until it is installed."""
+        self.router: SessionRouter | None = None
+
+    def use_router(self, router: SessionRouter | None) -> None:
+        """Share the sessions with other servers without sticky sessions: new session ids name this server,
+        and polling requests for another server's sessions are relayed to it (see ``forwarding``)."""
+        self.router = router
+        if router is not None:
+            inner = self.generate_id
+            prefix = router.node_id
+
+            async def prefixed(pending: Awaitable[str]) -> str:
+                return prefix + await pending
+
+            def routed(request: HttpRequest) -> str | Awaitable[str]:
+                result = inner(request)
+                if isinstance(result, str):
+                    return prefix + result
+                return prefixed(result)
+
+            self.generate_id = routed
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -546,7 +644,7 @@ class EngineServer:
             return EngineErrorCode.UNKNOWN_TRANSPORT, None
         if websocket != (transport == "websocket"):
             return EngineErrorCode.BAD_REQUEST, None
-        if query.get("EIO") != "4":
+        if query.get("EIO") != "4" and not self.config.allow_eio3:
             return EngineErrorCode.UNSUPPORTED_PROTOCOL_VERSION, None
         sid = query.get("sid")
         if sid is not None:
@@ -688,6 +786,13 @@ class EngineServer:
         cors = cors_headers(self.config.cors, request.headers)
         if request.method == "OPTIONS":
             return HttpResponse(204, preflight_headers(self.config.cors, request.headers))
+        router = self.router
+        if router is not None:
+            sid = request.query.get("sid")
+            if sid is not None and sid not in self.connections:
+                owner = router.owner_of(sid)
+                if owner is not None:
+                    return await router.forward(owner, request)
         failure = self.verify(request, websocket=False)
         if failure is not None:
             return _error(failure[0], cors, failure[1])
@@ -716,7 +821,7 @@ class EngineServer:
         if sid is None:
             return _error(EngineErrorCode.BAD_REQUEST, cors)
         conn = self._open(request, sid)
-        headers = _TEXT_HEADERS + cors
+        headers = (_BINARY_HEADERS if conn.binary_payloads else _TEXT_HEADERS) + cors
         if self._initial_headers or self._headers:
             cookie = self._cookie(conn)
             headers = headers + self._extra_headers(request, dict(cookie))
@@ -724,7 +829,14 @@ class EngineServer:
             headers += self._cookie(conn)
         body = b"0" + self._open_payload(conn, self._upgrades).encode()
         conn.handler = self.handler.on_connection(conn)
-        if conn._outbox:
+        if conn.protocol == 3:
+            outbox = conn._outbox
+            conn._outbox = []
+            conn._outbox_bytes = 0
+            body = _v3_payload(outbox, conn.binary_payloads, body.decode())
+            if body[:1] not in (b"\x00", b"\x01"):
+                headers[0] = _TEXT_HEADERS[0]
+        elif conn._outbox:
             # the layer above already wrote (e.g. a server-side CONNECT): send it with the open packet
             segments = [body.decode()]
             for message in conn._outbox:
@@ -732,6 +844,7 @@ class EngineServer:
             conn._outbox = []
             conn._outbox_bytes = 0
             body = "\x1e".join(segments).encode()
+        headers, body = self._compressed(request, headers, body, True)
         return HttpResponse(200, headers, body)
 
     async def _new_sid(self, request: HttpRequest) -> EngineSid | None:
@@ -762,7 +875,8 @@ class EngineServer:
         return self._new_sid(request)
 
     def _open(self, request: HttpRequest, sid: EngineSid) -> EngineConnection:
-        conn = EngineConnection(self, sid, request, self.loop.time())
+        protocol = 4 if request.query.get("EIO") == "4" else 3  # as the official server: 3 by default
+        conn = EngineConnection(self, sid, request, self.loop.time(), protocol)
         self.connections[sid] = conn
         conn._schedule()
         return conn
@@ -788,6 +902,20 @@ class EngineServer:
             value += f"; SameSite={cookie.same_site}"
         return [("Set-Cookie", value)]
 
+    def _compressed(
+        self, request: HttpRequest, headers: list[tuple[str, str]], body: bytes, compress: bool
+    ) -> tuple[list[tuple[str, str]], bytes]:
+        """A poll's headers and body, compressed as ``http_compression`` and the request's Accept-Encoding
+        say (as the official polling transport: only at ``threshold`` bytes or more, and not when every
+        packet of the payload was sent with ``compress(False)``)."""
+        options = self.config.http_compression
+        if options is None or not compress or len(body) < options.threshold:
+            return headers, body
+        encoding = choose_encoding(request.headers.get("accept-encoding"))
+        if encoding is None:
+            return headers, body
+        return [*headers, ("Content-Encoding", encoding)], encode_body(body, encoding, options.level)
+
     async def _poll(
         self, conn: EngineConnection, request: HttpRequest, cors: list[tuple[str, str]]
     ) -> HttpResponse:
@@ -797,11 +925,13 @@ class EngineServer:
             return _error(EngineErrorCode.BAD_REQUEST, cors)
         if conn.session.closed:
             if conn._lingering:
-                return self._respond(request, _TEXT_HEADERS + cors, conn._take_final_poll())
+                return self._respond(
+                    request, *self._compressed(request, _TEXT_HEADERS + cors, conn._take_final_poll(), True)
+                )
             return _error(EngineErrorCode.UNKNOWN_SID, cors)
         headers = _TEXT_HEADERS + cors
         if conn.session.state is SessionState.PROBED:
-            return self._respond(request, headers, b"6")
+            return self._respond(request, headers, conn._control_body(b"6"))
         future: asyncio.Future[bytes] = self.loop.create_future()
         conn._poll = future
         if conn._outbox:
@@ -814,7 +944,9 @@ class EngineServer:
                 if not conn.session.closed and conn.ws is None:
                     conn._finish_close(CloseReason.TRANSPORT_CLOSE, None)
             raise
-        return self._respond(request, headers, body)
+        if conn.protocol == 3 and body[:1] in (b"\x00", b"\x01"):
+            headers = _BINARY_HEADERS + cors  # a v3 binary payload
+        return self._respond(request, *self._compressed(request, headers, body, conn._compress_poll))
 
     def _post(
         self, conn: EngineConnection, request: HttpRequest, cors: list[tuple[str, str]]
@@ -829,9 +961,7 @@ class EngineServer:
         conn._posting = True
         try:
             try:
-                packets = decode_payload(
-                    request.body.decode("utf-8"), max_packets=self.config.limits.max_packets_per_payload
-                )
+                packets = self._decode_post(conn, request)
             except (UnicodeDecodeError, RemoteProtocolError) as exc:
                 logger.info("closing %s: bad payload (%s)", conn.sid, exc)
                 conn._finish_close(CloseReason.PARSE_ERROR, b"1")
@@ -857,6 +987,14 @@ class EngineServer:
         finally:
             conn._posting = False
         return self._respond(request, [("Content-Type", "text/html"), *cors], b"ok")
+
+    def _decode_post(self, conn: EngineConnection, request: HttpRequest) -> list[EnginePacket]:
+        max_packets = self.config.limits.max_packets_per_payload
+        if conn.protocol == 3:
+            if request.headers.get("content-type", "").startswith("application/octet-stream"):
+                return decode_binary_payload(request.body, max_packets=max_packets)
+            return decode_text_payload(request.body.decode("utf-8"), max_packets=max_packets)
+        return decode_payload(request.body.decode("utf-8"), max_packets=max_packets)
 
     # -- WebSocket -----------------------------------------------------------------------------
 

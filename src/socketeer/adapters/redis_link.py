@@ -1,0 +1,376 @@
+"""One server's connections to Redis, shared by the adapters of all its namespaces (and the emitter).
+
+A :class:`RedisLink` holds the client that publishes and one subscriber connection that a reader task
+drains. It keeps what is subscribed (channels, patterns, shard channels) so that after an outage it
+subscribes again on a fresh connection. Publications leave in order from one writer task, pipelined.
+
+Faults: when Redis cannot be reached, local work goes on; what would be published is dropped (with a
+single warning per outage, and one line when the link is back), the reader reconnects with
+exponential backoff and jitter, and the adapters are told (``on_outage``) so that requests waiting
+for other servers end with the answers received so far. No exception leaves the link's tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+__all__ = ["MessageHandler", "RedisLink"]
+
+logger = logging.getLogger("socketeer.redis")
+
+MessageHandler = Callable[[bytes, bytes], None]
+"""``handler(channel, data)``, called for each message of a subscription."""
+
+_CHANNEL, _PATTERN, _SHARD = "subscribe", "psubscribe", "ssubscribe"
+_MAX_QUEUE = 100_000
+_BATCH = 512
+_READY = b"socketeer-subscribed"
+
+
+class RedisLink:
+    """Publisher and subscriber connections to one Redis server (or Valkey)."""
+
+    def __init__(
+        self,
+        redis: Redis | str,
+        *,
+        reconnect_delay: float = 0.05,
+        reconnect_max_delay: float = 2.0,
+    ) -> None:
+        if isinstance(redis, str):
+            # one immediate retry (a pooled connection that died with a restart), then fail fast: the
+            # link has its own backoff, and a publisher stuck in retries would stall local work
+            self.client: Redis = Redis.from_url(redis, retry=Retry(NoBackoff(), 1), socket_connect_timeout=2.0)
+            self._owns_client = True
+        else:
+            self.client = redis
+            self._owns_client = False
+        if cast(Any, self.client).get_encoder().decode_responses:
+            raise ValueError("the Redis client must be created with decode_responses=False")
+        self.reconnect_delay = reconnect_delay
+        self.reconnect_max_delay = reconnect_max_delay
+        self._subs: dict[str, dict[bytes, MessageHandler]] = {_CHANNEL: {}, _PATTERN: {}, _SHARD: {}}
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._queue: deque[tuple[bool, bytes, bytes, asyncio.Future[None] | None]] = deque()
+        self._wake = asyncio.Event()
+        self._subscribed = asyncio.Event()
+        self._pongs: dict[bytes, asyncio.Future[None]] = {}
+        self._sub_lock = asyncio.Lock()
+        self._tokens = 0
+        self._users = 0
+        self._closed = False
+        self.healthy = True
+        self._health_changed = asyncio.Event()
+        self.outages = 0
+        self._outage_listeners: list[Callable[[], None]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def acquire(self) -> None:
+        """One more user (an adapter's ``init``); the first starts the tasks."""
+        self._users += 1
+        self._closed = False
+        self._start()
+
+    def _start(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.ensure_future(self._read_loop())
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_loop())
+
+    async def release(self) -> None:
+        """One user less; the last one stops the tasks and closes the connections."""
+        self._users = max(self._users - 1, 0)
+        if self._users == 0:
+            await self.close()
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._flush_queue()
+        for task in (self._reader, self._writer):
+            if task is not None:
+                task.cancel()
+        for task in (self._reader, self._writer):
+            if task is not None:
+                try:
+                    await task
+                except BaseException:  # noqa: S110 - a cancelled task; any failure was logged by it
+                    pass
+        self._reader = self._writer = None
+        if self._owns_client:
+            try:
+                await self.client.aclose()
+            except Exception as exc:
+                logger.debug("closing the Redis client: %r", exc)
+
+    async def _flush_queue(self) -> None:
+        """Publish what is queued, once (best effort, at close)."""
+        if self._queue and self.healthy:
+            try:
+                await self._publish_batch(list(self._queue))
+            except Exception as exc:
+                logger.debug("messages queued at close were not published: %r", exc)
+        while self._queue:
+            _done(self._queue.popleft()[3])
+
+    def on_outage(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` when Redis is found unreachable; returns a function that removes it."""
+        self._outage_listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._outage_listeners:
+                self._outage_listeners.remove(listener)
+
+        return remove
+
+    async def wait_health(self, healthy: bool, timeout: float) -> bool:
+        """Wait until :attr:`healthy` is ``healthy`` (an outage noticed, or the link back)."""
+
+        async def wait() -> None:
+            while self.healthy is not healthy:
+                self._health_changed.clear()
+                await self._health_changed.wait()
+
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def wait_subscribed(self, timeout: float) -> bool:
+        """Wait until the subscriber connection is up with every subscription (for tests and init)."""
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    # -- subscriptions -----------------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        channels: dict[bytes, MessageHandler] | None = None,
+        patterns: dict[bytes, MessageHandler] | None = None,
+        shard_channels: dict[bytes, MessageHandler] | None = None,
+    ) -> None:
+        for kind, names in ((_CHANNEL, channels), (_PATTERN, patterns), (_SHARD, shard_channels)):
+            if names:
+                self._subs[kind].update(names)
+                await self._send(kind, list(names))
+
+    async def unsubscribe(
+        self,
+        channels: list[bytes] | None = None,
+        patterns: list[bytes] | None = None,
+        shard_channels: list[bytes] | None = None,
+    ) -> None:
+        for command, kind, names in (
+            ("unsubscribe", _CHANNEL, channels),
+            ("punsubscribe", _PATTERN, patterns),
+            ("sunsubscribe", _SHARD, shard_channels),
+        ):
+            if names:
+                table = self._subs[kind]
+                for name in names:
+                    table.pop(name, None)
+                await self._send(command, names)
+
+    async def _send(self, command: str, names: list[bytes]) -> None:
+        """Send a (un)subscription and wait until Redis has done it (its PING answer comes after)."""
+        pubsub = self._pubsub
+        if pubsub is None:
+            return  # the reader subscribes to everything when it (re)connects
+        self._tokens += 1
+        token = b"socketeer-%d" % self._tokens
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pongs[token] = done
+        try:
+            async with self._sub_lock:
+                await getattr(pubsub, command)(*names)
+                await pubsub.ping(token)
+            await asyncio.wait_for(done, 2.0)
+        except Exception as exc:  # the reader notices a broken connection and starts over
+            logger.debug("%s failed: %r", command, exc)
+        finally:
+            self._pongs.pop(token, None)
+
+    # -- publishing --------------------------------------------------------------------------------
+
+    def publish(
+        self, channel: bytes, data: bytes, *, sharded: bool = False, sent: asyncio.Future[None] | None = None
+    ) -> None:
+        """Queue ``data`` for ``channel`` (``SPUBLISH`` when ``sharded``); it leaves in order.
+
+        ``sent``, when given, is resolved once Redis has taken the message (or it was dropped)."""
+        if len(self._queue) >= _MAX_QUEUE:
+            _done(self._queue.popleft()[3])
+        self._queue.append((sharded, channel, data, sent))
+        self._wake.set()
+        if self._writer is None or self._writer.done():
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # no running loop: it leaves when the adapter starts
+                return
+            self._start()
+
+    async def publish_and_wait(self, channel: bytes, data: bytes, *, sharded: bool = False) -> None:
+        """Publish and return once Redis has taken the message (or it was dropped in an outage)."""
+        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.publish(channel, data, sharded=sharded, sent=sent)
+        await sent
+
+    async def _publish_batch(self, batch: list[tuple[bool, bytes, bytes, asyncio.Future[None] | None]]) -> None:
+        try:
+            if len(batch) == 1:
+                sharded, channel, data, _ = batch[0]
+                await cast(Any, self.client).execute_command("SPUBLISH" if sharded else "PUBLISH", channel, data)
+                return
+            pipe = self.client.pipeline(transaction=False)
+            for sharded, channel, data, _ in batch:
+                pipe.execute_command("SPUBLISH" if sharded else "PUBLISH", channel, data)
+            await pipe.execute()
+        finally:
+            for item in batch:
+                _done(item[3])
+
+    async def _write_loop(self) -> None:
+        queue = self._queue
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while queue:
+                batch = [queue.popleft() for _ in range(min(len(queue), _BATCH))]
+                try:
+                    await self._publish_batch(batch)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._outage(exc, f"{len(batch) + len(queue)} message(s) not published")
+                    while queue:
+                        _done(queue.popleft()[3])
+                else:
+                    if not self.healthy and self._subscribed.is_set():
+                        self._recovered()
+
+    async def command(self, *args: Any) -> Any:
+        """Run one command on the publishing client (``PUBSUB NUMSUB``...)."""
+        return await cast(Any, self.client).execute_command(*args)
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        delay = self.reconnect_delay
+        while not self._closed:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                self._pubsub = pubsub  # subscriptions made from now on go to it too
+                async with self._sub_lock:
+                    await self._subscribe_all(pubsub)
+                delay = self.reconnect_delay
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                    if message is None:
+                        continue
+                    if message.get("type") == "pong":
+                        self._on_pong(message.get("data"))
+                    else:
+                        self._dispatch(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._outage(exc, "reconnecting")
+            finally:
+                self._pubsub = None
+                self._subscribed.clear()
+                try:
+                    await pubsub.aclose()
+                except Exception as exc:
+                    logger.debug("closing the subscriber connection: %r", exc)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, self.reconnect_max_delay)
+
+    async def _subscribe_all(self, pubsub: Any) -> None:
+        subs = self._subs
+        if not any(subs.values()):
+            # a subscriber with nothing to read: subscribe to a private channel so reads block
+            await pubsub.subscribe(b"socketeer#idle#")
+        if subs[_CHANNEL]:
+            await pubsub.subscribe(*subs[_CHANNEL])
+        if subs[_PATTERN]:
+            await pubsub.psubscribe(*subs[_PATTERN])
+        if subs[_SHARD]:
+            await pubsub.ssubscribe(*subs[_SHARD])
+        await pubsub.ping(_READY)  # its answer comes once Redis has made every subscription
+
+    def _on_pong(self, token: Any) -> None:
+        if token == _READY:
+            self._subscribed.set()
+            if not self.healthy:
+                self._recovered()
+            return
+        done = self._pongs.get(token)
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        channel = message.get("channel")
+        data = message.get("data")
+        if not isinstance(channel, bytes) or not isinstance(data, bytes):
+            return
+        if kind == "pmessage":
+            handler = self._subs[_PATTERN].get(message.get("pattern") or b"")
+        elif kind == "message":
+            handler = self._subs[_CHANNEL].get(channel)
+        elif kind == "smessage":
+            handler = self._subs[_SHARD].get(channel)
+        else:
+            return
+        if handler is None:
+            return
+        try:
+            handler(channel, data)
+        except Exception:
+            # decoders are total; this is a bug in a handler, not a bad message: keep reading
+            logger.exception("error handling a message on %r", channel)
+
+    # -- health ------------------------------------------------------------------------------------
+
+    def _outage(self, exc: BaseException, what: str) -> None:
+        if self.healthy and not self._closed:
+            self.healthy = False
+            self._health_changed.set()
+            self.outages += 1
+            logger.warning(
+                "Redis is unreachable (%r): messages to the other servers are dropped until it is back (%s)",
+                exc,
+                what,
+            )
+            for listener in list(self._outage_listeners):
+                try:
+                    listener()
+                except Exception:
+                    logger.exception("error in a Redis outage listener")
+        else:
+            logger.debug("Redis still unreachable (%r): %s", exc, what)
+
+    def _recovered(self) -> None:
+        self.healthy = True
+        self._health_changed.set()
+        logger.warning("Redis is reachable again: subscriptions restored")
+
+
+def _done(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
