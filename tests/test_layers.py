@@ -11,6 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "socketeer"
 
 LAYER_OF_PACKAGE = {
     "_types": -1,
+    "logs": -1,
     "exceptions": -1,
     "protocol": 0,
     "engine": 1,

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BroadcastOperator", "RoomsLike"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.server")
 
 RoomsLike = Room | Iterable[Room]
 

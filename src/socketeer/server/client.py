@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Client"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.server")
 
 _CONNECT = SocketPacketType.CONNECT
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConnectionStateRecovery", "ParentNamespace", "Server"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.server")
 
 H = TypeVar("H", bound=Handler)
 NamespacePredicate = Callable[[str, dict[str, Any]], Any]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 from .._types import Room, Sid
 from ..adapters.base import BroadcastFlags, BroadcastOptions, PersistedSession
 from ..exceptions import AckTimeout, InvalidPayload, NotConnected
+from ..logs import socket_logger
 from ..protocol.socketio_packets import (
     RESERVED_EVENTS,
     SocketPacket,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HandlerObserver", "Handshake", "RemoteSocket", "Socket"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.server")
 
 _EVENT = SocketPacketType.EVENT
 _ACK = SocketPacketType.ACK
@@ -184,6 +185,12 @@ class Socket:
         return set(self.namespace.adapter.socket_rooms(self.id))
 
     @property
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A ``socketeer.server`` logger whose records carry this socket's ``sid`` (Engine.IO session),
+        ``socket_id``, ``namespace`` and ``transport`` as attributes, for your handlers too."""
+        return socket_logger(self)
+
+    @property
     def transport(self) -> str:
         """``"polling"`` or ``"websocket"``: the transport in use now."""
         return self.client.conn.transport
@@ -315,7 +322,7 @@ class Socket:
             try:
                 spec.fn(event, *args)
             except Exception:
-                logger.exception("error in outgoing listener of socket %s", self.id)
+                self.logger.exception("error in outgoing listener of socket %s", self.id)
 
     def _emit_packet(
         self, event: str, args: list[Any], ack_id: int | None, volatile: bool, compress: bool = True
@@ -449,7 +456,7 @@ class Socket:
             self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
 
     def _refuse_rate(self) -> None:
-        logger.info("disconnecting socket %s: over its incoming event rate", self.id)
+        self.logger.info("disconnecting socket %s: over its incoming event rate", self.id)
         self._send_packet(
             SocketPacket(
                 SocketPacketType.CONNECT_ERROR, self.namespace.name, {"message": "rate limit exceeded"}
@@ -464,7 +471,7 @@ class Socket:
                 if asyncio.iscoroutine(result):
                     await result
         except Exception as exc:
-            logger.info("packet %r refused by middleware on socket %s: %s", event, self.id, exc)
+            self.logger.info("packet %r refused by middleware on socket %s: %s", event, self.id, exc)
             message = str(exc) or type(exc).__name__
             # As the official server, nothing is sent for a refused packet; only an acknowledgement
             # the client waits for is answered, with the reason.
@@ -506,7 +513,7 @@ class Socket:
             try:
                 call_args = spec.adapt(args)
             except InvalidPayload as exc:
-                reject_payload(exc, event, self.id, ack)
+                reject_payload(exc, event, self.id, ack, self.logger)
                 return
         server = self.namespace.server
         observer = server.handler_observer
@@ -526,7 +533,7 @@ class Socket:
         except Exception:
             if observer is not None:
                 observer.finished(event, start, failed=True)
-            logger.exception("error in handler %s of event %r on socket %s", spec.name, event, self.id)
+            self.logger.exception("error in handler %s of event %r on socket %s", spec.name, event, self.id)
             return
         if spec.is_async or type(result) is CoroutineType:
             on_done: Callable[[Any], None] | None = None if ack is None or spec.wants_ack else ack.from_task
@@ -628,12 +635,12 @@ class _SocketEmitter:
     def emit(self, event: str, *args: Any) -> None:
         check_event_name(event)
         if self._socket.connected:
-            self._socket._emit_packet(event, list(args), None, volatile=self._volatile, compress=self._compress)
+            self._socket._emit_packet(
+                event, list(args), None, volatile=self._volatile, compress=self._compress
+            )
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        return await self._socket.emit_with_ack(
-            event, *args, timeout=self._timeout, _compress=self._compress
-        )
+        return await self._socket.emit_with_ack(event, *args, timeout=self._timeout, _compress=self._compress)
 
 
 class RemoteSocket:

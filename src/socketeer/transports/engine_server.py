@@ -20,6 +20,7 @@ from .._types import EngineSid
 from ..engine.config import EngineConfig
 from ..engine.session import ServerSession, SessionState, TimerAction
 from ..exceptions import ConnectionRefused, RemoteProtocolError
+from ..logs import trace, trace_enabled
 from ..protocol.engineio_errors import EngineErrorCode, error_body, error_status
 from ..protocol.engineio_handshake import OpenPayload
 from ..protocol.engineio_packets import EnginePacket, EnginePacketType, decode_payload
@@ -170,6 +171,7 @@ class EngineConnection:
         "_probe",
         "_server",
         "_timer",
+        "_trace",
         "binary_payloads",
         "handler",
         "observer",
@@ -198,6 +200,7 @@ class EngineConnection:
             client_pings=protocol == 3,
         )
         self.handler: ConnectionHandler = _NULL_HANDLER
+        self._trace = trace_enabled()  # read once: socketeer.enable_trace() applies to new connections
         self.observer: ConnectionObserver | None = None
         self.ws: WebSocketPort | None = None
         self._probe: _UpgradeProbe | None = None
@@ -230,6 +233,8 @@ class EngineConnection:
         above (a slow client over its send buffer limit is closed on the next loop iteration)."""
         if self._overflowed:
             return
+        if self._trace:
+            self._trace_out(message)
         ws = self.ws
         if ws is not None:
             if message.volatile and ws.backlogged():
@@ -266,6 +271,12 @@ class EngineConnection:
             counters.bytes_out += size
         if self._poll is not None:
             self._flush_poll()
+
+    def _trace_out(self, message: WireMessage) -> None:
+        if message.text is not None:
+            trace(self.sid, self.transport, ">", message.text.decode("utf-8", "replace"))
+        for blob in message.binaries:
+            trace(self.sid, self.transport, ">", blob)
 
     def _dropped_volatile(self) -> None:
         counters = self._server.counters
@@ -367,6 +378,8 @@ class EngineConnection:
     # -- receiving -----------------------------------------------------------------------------
 
     def on_ws_text(self, text: str) -> None:
+        if self._trace:
+            trace(self.sid, "websocket", "<", text)
         if text[:1] == "4":
             counters = self._server.counters
             if counters is not None:
@@ -377,6 +390,8 @@ class EngineConnection:
         self._on_control(text, from_polling=False)
 
     def on_ws_binary(self, data: bytes) -> None:
+        if self._trace:
+            trace(self.sid, "websocket", "<", data)
         counters = self._server.counters
         if counters is not None:
             counters.packets_in += 1
@@ -967,6 +982,8 @@ class EngineServer:
                 conn._finish_close(CloseReason.PARSE_ERROR, b"1")
                 return _error(EngineErrorCode.BAD_REQUEST, cors)
             counters = self.counters
+            if conn._trace:
+                trace(conn.sid, "polling", "<", request.body.decode("utf-8", "replace"))
             for packet in packets:
                 if conn.session.closed:
                     break
