@@ -58,7 +58,7 @@ class Cdp:
                     future.set_result(message)
                 elif message.get("method") in ("Runtime.consoleAPICalled", "Runtime.exceptionThrown"):
                     self.logs.setdefault(message.get("sessionId", ""), []).append(
-                        json.dumps(message["params"])[:400]
+                        json.dumps(message["params"])[:1500]
                     )
         except websockets.ConnectionClosed:
             pass
@@ -142,8 +142,17 @@ class Page:
 
 
 @contextlib.asynccontextmanager
-async def launch(host_rules: str, window: tuple[int, int] = (1100, 720)) -> AsyncIterator[OpenPage]:
-    """Start Chromium; ``host_rules`` keeps it off the network (e.g. ``MAP * ~NOTFOUND, EXCLUDE 127.0.0.1``)."""
+async def launch(
+    host_rules: str,
+    window: tuple[int, int] = (1100, 720),
+    *,
+    quic: bool = False,
+    extra_args: tuple[str, ...] = (),
+) -> AsyncIterator[OpenPage]:
+    """Start Chromium; ``host_rules`` keeps it off the network (e.g. ``MAP * ~NOTFOUND, EXCLUDE 127.0.0.1``).
+
+    ``quic`` leaves QUIC on (WebTransport needs it); ``extra_args`` are more command-line flags.
+    """
     executable = chromium_path()
     width, height = window
     with tempfile.TemporaryDirectory(prefix="socketeer-chromium-") as profile:
@@ -152,7 +161,8 @@ async def launch(host_rules: str, window: tuple[int, int] = (1100, 720)) -> Asyn
             "--headless=new",
             "--no-sandbox",
             "--disable-gpu",
-            "--disable-quic",
+            "--enable-quic" if quic else "--disable-quic",
+            *extra_args,
             "--no-first-run",
             "--disable-background-networking",
             "--disable-component-update",

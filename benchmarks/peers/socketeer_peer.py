@@ -2,7 +2,8 @@
 
 Run: ``PORT=4000 python benchmarks/peers/socketeer_peer.py`` (standalone server, uvloop) or with
 ``--asgi`` the ASGI app under uvicorn; with ``REDIS_URL`` set, a node of a cluster on the Redis Streams
-adapter; ``--metrics`` turns on Prometheus metrics (standalone).
+adapter (or, with ``CLUSTER_ADAPTER`` ``redis`` or ``sharded``, the classic or sharded Redis adapter);
+``--metrics`` turns on Prometheus metrics (standalone).
 """
 
 from __future__ import annotations
@@ -14,9 +15,19 @@ from typing import Any
 import socketeer
 
 if os.environ.get("REDIS_URL"):  # a node of a cluster (benchmarks/cluster_bench.py)
-    from socketeer.adapters.redis_streams import RedisStreamsAdapter
+    kind = os.environ.get("CLUSTER_ADAPTER", "streams")
+    if kind == "redis":
+        from socketeer.adapters.redis import create_adapter
 
-    io = socketeer.Server(adapter=RedisStreamsAdapter.factory(os.environ["REDIS_URL"]))
+        io = socketeer.Server(adapter=create_adapter(os.environ["REDIS_URL"]))
+    elif kind == "sharded":
+        from socketeer.adapters.redis_sharded import create_sharded_adapter
+
+        io = socketeer.Server(adapter=create_sharded_adapter(os.environ["REDIS_URL"]))
+    else:
+        from socketeer.adapters.redis_streams import RedisStreamsAdapter
+
+        io = socketeer.Server(adapter=RedisStreamsAdapter.factory(os.environ["REDIS_URL"]))
 else:
     io = socketeer.Server()
 
@@ -61,7 +72,19 @@ def main() -> None:
             from socketeer.metrics import Metrics
 
             handler = Metrics(io).http_handler()
-        run(io, "127.0.0.1", port, http_handler=handler)
+        certfile = os.environ.get("CERTFILE")  # HTTPS, and WebTransport on UDP (webtransport_bench.py)
+        if certfile:
+            run(
+                io,
+                "127.0.0.1",
+                port,
+                certfile=certfile,
+                keyfile=os.environ.get("KEYFILE"),
+                webtransport=True,
+                http_handler=handler,
+            )
+        else:
+            run(io, "127.0.0.1", port, http_handler=handler)
 
 
 if __name__ == "__main__":

@@ -69,7 +69,8 @@ def ready_printer(host: str, *extra: str) -> Callable[[StandaloneServer], None]:
 
     def on_ready(server: StandaloneServer) -> None:
         shown = f"[{host}]" if ":" in host else host
-        url = f"http://{shown}:{server.port}"
+        scheme = "https" if server.ssl is not None else "http"
+        url = f"{scheme}://{shown}:{server.port}"
         text = "\n".join([f"socketeer listening on {url}", *(line.format(url=url) for line in extra)])
         asyncio.get_running_loop().call_soon(lambda: print(text, flush=True))
 
@@ -119,6 +120,19 @@ def _parser() -> argparse.ArgumentParser:
         help="run N processes on the port (SO_REUSEPORT), one cluster; polling needs no sticky sessions",
     )
     serve.add_argument("--worker-dir", help=argparse.SUPPRESS)
+    serve.add_argument("--certfile", metavar="PEM", help="serve HTTPS with this certificate (chain)")
+    serve.add_argument("--keyfile", metavar="PEM", help="the certificate's private key (if not in --certfile)")
+    serve.add_argument(
+        "--webtransport",
+        action="store_true",
+        help="also serve WebTransport over HTTP/3 on UDP, same port (needs --certfile or --dev-cert)",
+    )
+    serve.add_argument(
+        "--dev-cert",
+        metavar="DIR",
+        help="make a short-lived self-signed certificate in DIR and use it (development only); "
+        "prints its SHA-256 for serverCertificateHashes",
+    )
 
     demo = sub.add_parser("demo", help="serve the demo chat page and its server")
     demo.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
@@ -150,6 +164,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "serve":
         host: str = args.host
+        tls = args.certfile or args.dev_cert or args.webtransport
+        if tls and (args.workers > 1 or args.worker_dir is not None):
+            print("socketeer serve: TLS and --webtransport run with one worker", file=sys.stderr)
+            return 2
+        if args.webtransport and not (args.certfile or args.dev_cert):
+            print("socketeer serve: --webtransport needs --certfile or --dev-cert", file=sys.stderr)
+            return 2
         if args.workers > 1 and args.worker_dir is None:
             from .integrations.workers import run_workers
 
@@ -179,7 +200,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run_worker(io, host, args.port, args.worker_dir, use_uvloop=not args.no_uvloop)
             return 0
-        run(io, host, args.port, use_uvloop=not args.no_uvloop, on_ready=ready_printer(host))
+        certfile: str | None = args.certfile
+        keyfile: str | None = args.keyfile
+        extra: list[str] = []
+        if args.dev_cert:
+            try:
+                from .integrations.devcert import development_certificate
+            except ImportError as exc:
+                print(f"socketeer serve: --dev-cert needs socketeer[webtransport] ({exc})", file=sys.stderr)
+                return 2
+            cert = development_certificate(args.dev_cert)
+            certfile, keyfile = cert.certfile, cert.keyfile
+            extra.append(f"development certificate {certfile}, valid until {cert.not_after:%Y-%m-%d %H:%M} UTC")
+            hashes = cert.hash_js().replace("{", "{{").replace("}", "}}")
+            extra.append(f"serverCertificateHashes: [{hashes}]")
+        if args.webtransport:
+            extra.append("WebTransport (HTTP/3) on UDP, same port: {url}")
+        try:
+            run(
+                io,
+                host,
+                args.port,
+                use_uvloop=not args.no_uvloop,
+                on_ready=ready_printer(host, *extra),
+                certfile=certfile,
+                keyfile=keyfile,
+                webtransport=args.webtransport,
+            )
+        except ImportError as exc:
+            print(f"socketeer serve: --webtransport needs socketeer[webtransport] ({exc})", file=sys.stderr)
+            return 2
         return 0
 
     if args.command == "demo":

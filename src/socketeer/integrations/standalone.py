@@ -410,24 +410,34 @@ class HttpProtocol(asyncio.Protocol):
         headers = engine.websocket_headers(request)
         max_size = engine.config.max_http_buffer_size
         options = engine.config.per_message_deflate
-        params = None if options is None else accept_offer(self._headers.get("sec-websocket-extensions"), options)
+        params = (
+            None if options is None else accept_offer(self._headers.get("sec-websocket-extensions"), options)
+        )
         if options is not None and params is not None:
             headers = [*headers, ("Sec-WebSocket-Extensions", params.header())]
-            deflate = self._deflate = DeflateCodec(
-                params,
-                server_side=True,
-                threshold=options.threshold,
-                level=options.level,
-                mem_level=options.mem_level,
-                max_message_size=max_size,
+            self.use_deflate(
+                DeflateCodec(
+                    params,
+                    server_side=True,
+                    threshold=options.threshold,
+                    level=options.level,
+                    mem_level=options.mem_level,
+                    max_message_size=max_size,
+                )
             )
-            self._reader = FrameReader(max_message_size=max_size, inflate=deflate.decompress)
         else:
             self._reader = FrameReader(max_message_size=max_size)
         transport.write(build_handshake_response(key, headers))
         engine.accept_websocket(request, self)
-        if rest:
+        if rest and self._reader is not None:
             self._ws_data(self._reader, rest)
+
+    def use_deflate(self, codec: DeflateCodec) -> None:
+        """Compress and inflate with ``codec`` (permessage-deflate negotiated) from now on."""
+        self._deflate = codec
+        self._reader = FrameReader(max_message_size=codec.max_message_size, inflate=codec.decompress)
+        # the compressing write path is a subclass, so that the uncompressed one stays as it is
+        self.__class__ = _DeflateHttpProtocol
 
     def _ws_data(self, reader: FrameReader, data: bytes) -> None:
         try:
@@ -483,19 +493,14 @@ class HttpProtocol(asyncio.Protocol):
     def write(self, message: WireMessage) -> None:
         if self._closing:
             return
-        deflate = self._deflate
-        frames = message.ws_frames() if deflate is None else deflate.message_frames(message)
+        frames = message.ws_frames()
         self._wbuf.append(frames)
         self._wsize += len(frames)
         if len(self._wbuf) == 1:
             self.server._schedule_flush(self)
 
     def send_text(self, text: str) -> None:
-        deflate = self._deflate
-        if deflate is None:
-            self._write_raw(build_text_frame(text.encode()))
-        else:
-            self._write_raw(deflate.frame(_TEXT, text.encode()))
+        self._write_raw(build_text_frame(text.encode()))
 
     def _write_raw(self, frame: bytes) -> None:
         if self._closing:
@@ -551,6 +556,29 @@ class HttpProtocol(asyncio.Protocol):
         return pending + self._wsize if self._paused or pending else self._wsize
 
 
+class _DeflateHttpProtocol(HttpProtocol):
+    """A connection with permessage-deflate negotiated: what it writes goes through its codec
+    (compressed from the threshold on, unless sent with ``compress(False)``)."""
+
+    __slots__ = ()
+
+    def write(self, message: WireMessage) -> None:
+        if self._closing:
+            return
+        deflate = self._deflate
+        assert deflate is not None
+        frames = deflate.message_frames(message)
+        self._wbuf.append(frames)
+        self._wsize += len(frames)
+        if len(self._wbuf) == 1:
+            self.server._schedule_flush(self)
+
+    def send_text(self, text: str) -> None:
+        deflate = self._deflate
+        assert deflate is not None
+        self._write_raw(deflate.frame(_TEXT, text.encode()))
+
+
 class _Refused(Exception):
     def __init__(self, refusal: InvalidHandshake) -> None:
         super().__init__(refusal)
@@ -599,6 +627,9 @@ class StandaloneServer:
         """``fn(request, raw_request, transport) -> bool``: give a WebSocket upgrade's connection to
         another process (``--workers``: the worker that owns the session); ``True`` if it took it."""
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.webtransport: Any = None
+        """The UDP (HTTP/3) listener of the WebTransport transport, when it runs
+        (a :class:`socketeer.integrations.webtransport.WebTransportServer`)."""
 
     # -- serving -------------------------------------------------------------------------------
 
@@ -646,7 +677,18 @@ class StandaloneServer:
         assert self._server is not None
         await self._server.serve_forever()
 
+    async def start_webtransport(self, host: str, certfile: str, keyfile: str | None = None) -> None:
+        """Listen for WebTransport (HTTP/3, UDP) on the TCP listener's port number (extra: ``webtransport``)."""
+        from .webtransport import WebTransportServer
+
+        webtransport = WebTransportServer(self.engine, certfile=certfile, keyfile=keyfile)
+        await webtransport.start(host, self.port)
+        self.webtransport = webtransport
+
     async def close(self) -> None:
+        if self.webtransport is not None:
+            await self.webtransport.close()
+            self.webtransport = None
         if self._server is not None:
             self._server.close()
         for extra in self._extra_servers:
@@ -723,13 +765,24 @@ async def serve(
     backlog: int = 2048,
     request_timeout: float = 20.0,
     keep_alive_timeout: float = 60.0,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    webtransport: bool = False,
 ) -> StandaloneServer:
     """Listen on ``host:port`` and return the running :class:`StandaloneServer`.
+
+    ``certfile`` (and ``keyfile``, PEM) serve HTTPS when no ``ssl`` context is given. ``webtransport``
+    also listens on UDP, on the same port number, for the WebTransport transport over HTTP/3 (it needs
+    ``certfile``; extra ``socketeer[webtransport]``), and handshakes then offer the upgrade to it.
 
     ``request_timeout`` bounds how long a client may take to send a complete request (headers and body;
     it also closes idle fresh connections and slow "slowloris" senders); ``keep_alive_timeout`` is how long
     an idle keep-alive connection stays open between requests.
     """
+    if webtransport and certfile is None:
+        raise ValueError("webtransport needs certfile (HTTP/3 has no plain-text mode)")
+    if ssl is None and certfile is not None:
+        ssl = _ssl_context(certfile, keyfile)
     server = StandaloneServer(
         io,
         http_handler=http_handler,
@@ -738,7 +791,22 @@ async def serve(
         keep_alive_timeout=keep_alive_timeout,
     )
     await server.start(host, port, reuse_port=reuse_port, backlog=backlog)
+    if webtransport:
+        assert certfile is not None
+        try:
+            await server.start_webtransport(host, certfile, keyfile)
+        except BaseException:
+            await server.close()
+            raise
     return server
+
+
+def _ssl_context(certfile: str, keyfile: str | None) -> Any:
+    import ssl as ssl_module
+
+    context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
 
 
 def run(
@@ -749,8 +817,12 @@ def run(
     http_handler: HttpHandler | None = None,
     use_uvloop: bool = True,
     on_ready: Callable[[StandaloneServer], None] | None = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    webtransport: bool = False,
 ) -> None:
-    """Run until SIGINT or SIGTERM, then close gracefully (``socketeer serve``)."""
+    """Run until SIGINT or SIGTERM, then close gracefully (``socketeer serve``); ``certfile``,
+    ``keyfile`` and ``webtransport`` as for :func:`serve`."""
     if use_uvloop:
         install_uvloop()
 
@@ -762,7 +834,15 @@ def run(
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
                 pass
-        server = await serve(io, host, port, http_handler=http_handler)
+        server = await serve(
+            io,
+            host,
+            port,
+            http_handler=http_handler,
+            certfile=certfile,
+            keyfile=keyfile,
+            webtransport=webtransport,
+        )
         if on_ready is not None:
             on_ready(server)
         await stop.wait()

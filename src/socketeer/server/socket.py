@@ -192,7 +192,7 @@ class Socket:
 
     @property
     def transport(self) -> str:
-        """``"polling"`` or ``"websocket"``: the transport in use now."""
+        """``"polling"``, ``"websocket"`` or ``"webtransport"``: the transport in use now."""
         return self.client.conn.transport
 
     @property

@@ -90,7 +90,8 @@ def _v3_ws_message(message: WireMessage) -> WireMessage:
     """A message whose binary packets carry their type byte, as v3 WebSocket frames do."""
     if not message.binaries:
         return message
-    v3 = WireMessage(message.text, tuple(encode_ws_binary(b) for b in message.binaries), message.volatile)
+    binaries = tuple(encode_ws_binary(b) for b in message.binaries)
+    v3 = WireMessage(message.text, binaries, message.volatile, message.compress)
     v3.packet = message.packet
     return v3
 
@@ -224,53 +225,62 @@ class EngineConnection:
 
     @property
     def transport(self) -> str:
-        return "websocket" if self.ws is not None else "polling"
+        ws = self.ws
+        if ws is None:
+            return "polling"
+        name: str = getattr(ws, "name", "websocket")  # a WebTransport session's port says so
+        return name
 
     # -- sending -------------------------------------------------------------------------------
 
-    def write(self, message: WireMessage) -> None:
-        """Queue a message on the current transport. Never blocks, and never calls back into the layer
-        above (a slow client over its send buffer limit is closed on the next loop iteration)."""
+    def write(self, message: WireMessage) -> bool:
+        """Queue a message on the current transport; ``False`` when it was dropped. Never blocks, and
+        never calls back into the layer above (a slow client over its send buffer limit is closed on
+        the next loop iteration)."""
         if self._overflowed:
-            return
+            return False
         if self._trace:
             self._trace_out(message)
         ws = self.ws
         if ws is not None:
             if message.volatile and ws.backlogged():
                 self._dropped_volatile()
-                return
+                return False
             buffered = ws.buffered_amount()
             if buffered and buffered + message.nbytes > self._server.config.limits.max_send_buffer:
                 self._overflow("send buffer")
-                return
-            ws.write(_v3_ws_message(message) if self.protocol == 3 else message)
-            if self.observer is not None:
-                self.observer.on_sent(message)
+                return False
+            ws.write(message)
             counters = self._server.counters
             if counters is not None:
                 counters.packets_out += 1 + len(message.binaries)
                 counters.bytes_out += message.nbytes
-            return
+            return True
         if self.session.closed:
-            return
+            return False
         if message.volatile and self._poll is None:
             self._dropped_volatile()
-            return
+            return False
         size = message.nbytes
         if self._outbox_bytes + size > self._server.config.limits.max_send_buffer:
             self._overflow("polling buffer")
-            return
+            return False
         self._outbox.append(message)
         self._outbox_bytes += size
-        if self.observer is not None:
-            self.observer.on_sent(message)
         counters = self._server.counters
         if counters is not None:
             counters.packets_out += 1 + len(message.binaries)
             counters.bytes_out += size
         if self._poll is not None:
             self._flush_poll()
+        return True
+
+    def observe(self, observer: ConnectionObserver) -> None:
+        """Tell ``observer`` what this connection sends and when it upgrades (the admin UI's counters).
+
+        Connections nobody observes pay nothing for it: the observing ``write`` is a subclass's."""
+        self.observer = observer
+        self.__class__ = _OBSERVED[type(self)]
 
     def _trace_out(self, message: WireMessage) -> None:
         if message.text is not None:
@@ -314,6 +324,7 @@ class EngineConnection:
         self._outbox = []
         self._outbox_bytes = 0
         if self.protocol == 3:
+            self._compress_poll = any(message.compress for message in outbox)
             poll.set_result(_v3_payload(outbox, self.binary_payloads))
             return
         if len(outbox) == 1 and outbox[0].text is not None and not outbox[0].binaries:
@@ -396,12 +407,6 @@ class EngineConnection:
         if counters is not None:
             counters.packets_in += 1
             counters.bytes_in += len(data)
-        if self.protocol == 3:
-            try:
-                data = decode_ws_binary(data)
-            except RemoteProtocolError:
-                self._finish_close(CloseReason.PARSE_ERROR, None)
-                return
         self.handler.on_binary(data)
 
     def on_ws_close(self, reason: str) -> None:
@@ -504,6 +509,47 @@ class EngineConnection:
         return "\x1e".join(segments).encode()
 
 
+class _V3Connection(EngineConnection):
+    """A session with an Engine.IO v3 client: binary WebSocket frames carry their type byte."""
+
+    __slots__ = ()
+
+    def write(self, message: WireMessage) -> bool:
+        if self.ws is not None and message.binaries:
+            message = _v3_ws_message(message)
+        return super().write(message)
+
+    def on_ws_binary(self, data: bytes) -> None:
+        try:
+            data = decode_ws_binary(data)
+        except RemoteProtocolError:
+            self._finish_close(CloseReason.PARSE_ERROR, None)
+            return
+        super().on_ws_binary(data)  # counted and traced decoded, as v4 frames
+
+
+class _ObservedConnection(EngineConnection):
+    __slots__ = ()
+
+    def write(self, message: WireMessage) -> bool:
+        sent = super().write(message)
+        if sent and self.observer is not None:
+            self.observer.on_sent(message)
+        return sent
+
+
+class _ObservedV3Connection(_ObservedConnection, _V3Connection):
+    __slots__ = ()
+
+
+_OBSERVED: dict[type[EngineConnection], type[EngineConnection]] = {
+    EngineConnection: _ObservedConnection,
+    _V3Connection: _ObservedV3Connection,
+    _ObservedConnection: _ObservedConnection,
+    _ObservedV3Connection: _ObservedV3Connection,
+}
+
+
 class _UpgradeProbe:
     """Receives on a WebSocket opened to upgrade a polling session, until the upgrade completes."""
 
@@ -534,7 +580,7 @@ class _UpgradeProbe:
             conn._schedule()
             if conn.observer is not None:
                 try:
-                    conn.observer.on_upgrade("websocket")
+                    conn.observer.on_upgrade(getattr(self.port, "name", "websocket"))
                 except Exception:
                     logger.exception("error in the upgrade observer of %s", conn.sid)
         else:
@@ -620,14 +666,17 @@ class EngineServer:
             inner = self.generate_id
             prefix = router.node_id
 
-            async def prefixed(pending: Awaitable[str]) -> str:
-                return prefix + await pending
+            async def prefixed(result: str | Awaitable[str], ready: Awaitable[None] | None) -> str:
+                if ready is not None:
+                    await ready
+                return prefix + (result if isinstance(result, str) else await result)
 
             def routed(request: HttpRequest) -> str | Awaitable[str]:
+                ready = router.session_created()
                 result = inner(request)
-                if isinstance(result, str):
+                if ready is None and isinstance(result, str):
                     return prefix + result
-                return prefixed(result)
+                return prefixed(result, ready)
 
             self.generate_id = routed
 
@@ -656,7 +705,7 @@ class EngineServer:
         query = request.query
         transport = query.get("transport")
         if transport is None or transport not in self.config.transports:
-            return EngineErrorCode.UNKNOWN_TRANSPORT, None
+            return EngineErrorCode.UNKNOWN_TRANSPORT, None  # "webtransport" too: it is never HTTP/1
         if websocket != (transport == "websocket"):
             return EngineErrorCode.BAD_REQUEST, None
         if query.get("EIO") != "4" and not self.config.allow_eio3:
@@ -805,7 +854,7 @@ class EngineServer:
         if router is not None:
             sid = request.query.get("sid")
             if sid is not None and sid not in self.connections:
-                owner = router.owner_of(sid)
+                owner = await router.locate(sid)
                 if owner is not None:
                     return await router.forward(owner, request)
         failure = self.verify(request, websocket=False)
@@ -890,8 +939,10 @@ class EngineServer:
         return self._new_sid(request)
 
     def _open(self, request: HttpRequest, sid: EngineSid) -> EngineConnection:
-        protocol = 4 if request.query.get("EIO") == "4" else 3  # as the official server: 3 by default
-        conn = EngineConnection(self, sid, request, self.loop.time(), protocol)
+        if request.query.get("EIO") == "4":
+            conn = EngineConnection(self, sid, request, self.loop.time())
+        else:  # as the official server: 3 by default
+            conn = _V3Connection(self, sid, request, self.loop.time(), 3)
         self.connections[sid] = conn
         conn._schedule()
         return conn
@@ -1085,6 +1136,67 @@ class EngineServer:
             if refusal is not None:
                 return _error(EngineErrorCode.FORBIDDEN, cors, refusal)
         return None
+
+    # -- WebTransport --------------------------------------------------------------------------
+
+    def enable_webtransport(self) -> None:
+        """Advertise the ``webtransport`` upgrade in handshakes (called once its listener runs)."""
+        if self.config.allow_upgrades and "webtransport" not in self._upgrades:
+            self._upgrades.append("webtransport")
+
+    async def allow_webtransport(self, request: HttpRequest) -> HttpResponse | None:
+        """Checks for a new session over WebTransport (an open packet without a sid): the admission
+        limits and ``allow_request``, as for a new WebSocket. ``None`` to accept, or the refusal.
+
+        The official client sends no query on WebTransport; one that does must say
+        ``EIO=4&transport=webtransport``.
+        """
+        query = request.query
+        failure: tuple[EngineErrorCode, str | None] | None = None
+        if query.get("transport", "webtransport") != "webtransport":
+            failure = EngineErrorCode.UNKNOWN_TRANSPORT, None
+        elif query.get("EIO", "4") != "4":
+            failure = EngineErrorCode.UNSUPPORTED_PROTOCOL_VERSION, None
+        else:
+            failure = self._check_admission(request)
+            if failure is None:
+                refusal = await self._allow(request)
+                if refusal is not None:
+                    failure = EngineErrorCode.FORBIDDEN, refusal
+        if failure is None:
+            return None
+        response = _error(failure[0], [], failure[1])
+        if self._error_listeners:
+            self._report(request, response)
+        return response
+
+    def accept_webtransport(self, request: HttpRequest, port: WebSocketPort, open_data: str) -> None:
+        """Take over a WebTransport session whose first packet was an open packet carrying ``open_data``:
+        empty for a new session, ``{"sid": ...}`` to upgrade that session (then probed as a WebSocket)."""
+        query = {k: v for k, v in request.query.items() if k != "sid"}
+        query["EIO"] = "4"  # the official client sends no query on WebTransport: it speaks v4
+        query["transport"] = "webtransport"
+        if open_data:
+            try:
+                sid = json.loads(open_data)["sid"]
+            except (ValueError, KeyError, TypeError):
+                sid = None
+            if not isinstance(sid, str) or EngineSid(sid) not in self.connections:
+                port.receiver = NO_RECEIVER
+                port.close(1000)
+                return
+            query["sid"] = sid
+        request = HttpRequest(
+            request.method,
+            request.path,
+            query,
+            request.headers,
+            request.body,
+            request.remote_address,
+            request.query_string,
+            request.scheme,
+        )
+        self.accept_websocket(request, port)
 
     # -- shutdown ------------------------------------------------------------------------------
 

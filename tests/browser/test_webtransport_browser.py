@@ -1,0 +1,169 @@
+"""The official browser client in headless Chromium over WebTransport (HTTP/3), against socketeer's
+standalone server with ``webtransport=True``: WebTransport alone (the certificate trusted through
+``serverCertificateHashes``), and the default upgrade path (polling, then WebTransport)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import socketeer
+from cdp_browser import launch
+from socketeer.integrations.devcert import DevCertificate, development_certificate
+from socketeer.transports.ports import HttpRequest, HttpResponse
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT_JS = ROOT / "tests" / "node" / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+
+PAGE = """<!doctype html><meta charset="utf-8"><title>t</title><script src="/client.js"></script>
+<script>
+window.result = {events: [], connects: 0};
+const params = new URLSearchParams(location.search);
+const options = JSON.parse(params.get("options"));
+const hash = params.get("hash");
+if (hash) {
+  const value = Uint8Array.from(atob(hash), (c) => c.charCodeAt(0));
+  options.transportOptions = {webtransport: {serverCertificateHashes: [{algorithm: "sha-256", value}]}};
+}
+const socket = window.socket = io(params.get("server"), options);
+socket.on("connect_error", (err) => { window.result.error = err.message; });
+socket.on("connect", () => { window.result.connects += 1; });
+socket.on("hello", (value, bytes) => {
+  window.result.events.push(["hello", value, Array.from(new Uint8Array(bytes))]);
+  socket.emit("add", 2, 3, (sum) => {
+    window.result.sum = sum;
+    socket.emit("bytes", new Uint8Array([7, 8, 9]));
+  });
+});
+socket.on("bytes-back", (n) => { window.result.bytes = n; });
+socket.on("room", (n) => { window.result.room = n; });
+</script>"""
+
+
+def site() -> Any:
+    client_js = CLIENT_JS.read_bytes()
+
+    async def handler(request: HttpRequest) -> HttpResponse:
+        if request.path == "/client.js":
+            return HttpResponse(200, [("Content-Type", "text/javascript")], client_js)
+        if request.path == "/":
+            return HttpResponse(200, [("Content-Type", "text/html; charset=utf-8")], PAGE.encode())
+        return HttpResponse(404)
+
+    return handler
+
+
+def make_server(origin: str) -> socketeer.Server:
+    io = socketeer.Server(cors=socketeer.CorsConfig([origin]))
+
+    @io.on("connection")
+    def on_connection(socket: socketeer.Socket) -> None:
+        socket.join("r")
+        socket.emit("hello", "world", b"\x01\x02")
+
+    @io.on("add")
+    def add(socket: socketeer.Socket, a: int, b: int) -> int:
+        return a + b
+
+    @io.on("bytes")
+    def on_bytes(socket: socketeer.Socket, data: bytes) -> None:
+        socket.emit("bytes-back", list(data))
+        io.to("r").emit("room", socket.transport)
+
+    return io
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> DevCertificate:
+    return development_certificate(tmp_path_factory.mktemp("cert"), hosts=("127.0.0.1", "localhost"))
+
+
+@pytest.fixture
+async def pages() -> AsyncIterator[int]:
+    """A plain-HTTP server for the page (a secure context on 127.0.0.1), another origin than the server's."""
+    host = socketeer.Server()
+    srv = await host.serve("127.0.0.1", 0, http_handler=site())
+    yield srv.port
+    await host.close()
+
+
+def url(page_port: int, server_port: int, options: dict[str, Any], cert: DevCertificate | None) -> str:
+    query = f"server=https://127.0.0.1:{server_port}&options={json.dumps(options)}"
+    if cert is not None:
+        query += "&hash=" + base64.b64encode(cert.sha256).decode().replace("+", "%2B").replace("/", "%2F")
+    return f"http://127.0.0.1:{page_port}/?{query}"
+
+
+async def round_trip(page: Any) -> dict[str, Any]:
+    result: dict[str, Any] = await page.wait_for(
+        "window.result && window.result.room && window.result", "the round trip"
+    )
+    assert result["events"] == [["hello", "world", [1, 2]]]
+    assert result["sum"] == 5 and result["bytes"] == [7, 8, 9]
+    return result
+
+
+async def test_webtransport_only_with_certificate_hashes(cert: DevCertificate, pages: int) -> None:
+    io = make_server(f"http://127.0.0.1:{pages}")
+    srv = await io.serve("127.0.0.1", 0, certfile=cert.certfile, keyfile=cert.keyfile, webtransport=True)
+    try:
+        async with launch("MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", quic=True) as browser:
+            options = {"transports": ["webtransport"], "reconnection": False}
+            page = await browser(url(pages, srv.port, options, cert), "webtransport")
+            result = await round_trip(page)
+            assert result["room"] == "webtransport"
+            assert await page.eval("socket.io.engine.transport.name") == "webtransport"
+            (socket,) = io.sockets.sockets.values()
+            assert socket.transport == "webtransport"
+    finally:
+        await io.close()
+
+
+async def test_default_upgrade_path_ends_on_webtransport(cert: DevCertificate, pages: int) -> None:
+    """Polling first, then the client probes WebSocket and WebTransport (favoured): it ends on the latter.
+    The polling requests go over HTTPS with the same certificate, trusted here through its key's hash."""
+    io = make_server(f"http://127.0.0.1:{pages}")
+    srv = await io.serve("127.0.0.1", 0, certfile=cert.certfile, keyfile=cert.keyfile, webtransport=True)
+    spki = base64.b64encode(cert.spki_sha256).decode()
+    try:
+        async with launch(
+            "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            quic=True,
+            extra_args=(f"--ignore-certificate-errors-spki-list={spki}",),
+        ) as browser:
+            page = await browser(url(pages, srv.port, {"reconnection": False}, cert), "upgrade")
+            await round_trip(page)
+            await page.wait_for(
+                "socket.io.engine.transport.name === 'webtransport'", "the upgrade to WebTransport"
+            )
+            assert await page.eval("socket.emit('add', 1, 1, (s) => { window.again = s }), true")
+            assert await page.wait_for("window.again", "an ack over WebTransport") == 2
+            (socket,) = io.sockets.sockets.values()
+            assert socket.transport == "webtransport"
+    finally:
+        await io.close()
+
+
+async def test_reconnects_after_the_server_restarts(cert: DevCertificate, pages: int) -> None:
+    io = make_server(f"http://127.0.0.1:{pages}")
+    srv = await io.serve("127.0.0.1", 0, certfile=cert.certfile, keyfile=cert.keyfile, webtransport=True)
+    port = srv.port
+    try:
+        async with launch("MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", quic=True) as browser:
+            options = {"transports": ["webtransport"], "reconnectionDelay": 100, "reconnectionDelayMax": 200}
+            page = await browser(url(pages, port, options, cert), "restart")
+            await round_trip(page)
+            await io.close()
+            await page.wait_for("!socket.connected", "the disconnection")
+            io = make_server(f"http://127.0.0.1:{pages}")
+            await io.serve("127.0.0.1", port, certfile=cert.certfile, keyfile=cert.keyfile, webtransport=True)
+            await page.wait_for("window.result.connects >= 2", "the reconnection")
+            assert await page.eval("socket.io.engine.transport.name") == "webtransport"
+            assert len(io.sockets.sockets) == 1
+    finally:
+        await io.close()
