@@ -20,6 +20,7 @@ import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from io import StringIO
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -688,3 +689,48 @@ async def test_sample(name: str, request: pytest.FixtureRequest) -> None:
     ]
     fixtures = {p: request.getfixturevalue(p) for p in wanted}
     await fn(**fixtures)
+
+
+@check("metrics_prometheus.py", "metrics_asgi.py")
+async def prometheus_metrics(**_: Any) -> None:
+    sample = load("metrics_prometheus.py")
+    async with serving(sample.io, http_handler=sample.metrics.http_handler("/metrics")) as url:
+        client = socketeer.AsyncClient(url, reconnection=False)
+        await client.connect()
+        assert await client.emit_with_ack("work", 21) == 42
+        async with httpx.AsyncClient(trust_env=False) as http:
+            text = (await http.get(f"{url}/metrics")).text
+        await client.close()
+    assert 'socketeer_connected_sockets{namespace="/",transport="' in text
+    assert 'socketeer_handler_seconds_count{event="work"} 1.0' in text
+    asgi = load("metrics_asgi.py")
+    async with serving_asgi(asgi.app, asgi.io.close) as url:
+        client = socketeer.AsyncClient(url, reconnection=False)
+        await client.connect()
+        async with httpx.AsyncClient(trust_env=False) as http:
+            text = (await http.get(f"{url}/metrics")).text
+        await client.close()
+    assert "socketeer_handshakes_total{transport=" in text
+
+
+@check("logging_context.py")
+async def logging_context(**_: Any) -> None:
+    sample = load("logging_context.py")
+    out, trace_out = StringIO(), StringIO()
+    handler = sample.configure_logging(out)
+    trace_handler = logging.StreamHandler(trace_out)
+    socketeer.enable_trace(handler=trace_handler)
+    try:
+        async with serving(sample.io) as url:
+            client = socketeer.AsyncClient(url, transports=("websocket",), reconnection=False)
+            await client.connect()
+            assert await client.emit_with_ack("join", "r1") is True
+            sid = client.id
+            await client.close()
+    finally:
+        socketeer.enable_trace(False)
+        logging.getLogger("socketeer.trace").removeHandler(trace_handler)
+        logging.getLogger("socketeer.server").removeHandler(handler)
+        logging.getLogger("socketeer.server").setLevel(logging.NOTSET)
+    assert f"INFO [/ {sid} websocket] joined r1" in out.getvalue()
+    assert '< 420["join","r1"]' in trace_out.getvalue() and "> 430[true]" in trace_out.getvalue()
