@@ -187,7 +187,8 @@ def report(results: list[dict[str, Any]], names: list[str]) -> str:
     for scenario in SCENARIOS:
         if not any(s == scenario for s, _ in table):
             continue
-        cells = [f"{scenario} ({UNITS[scenario]} · server CPU per message)"]
+        cost = "server memory per connection" if scenario == "connect" else "server CPU per message"
+        cells = [f"{scenario} ({UNITS[scenario]} · {cost})"]
         for name in names:
             row = table.get((scenario, name))
             if row is None:

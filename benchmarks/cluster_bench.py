@@ -6,7 +6,11 @@ first server emits ``broadcast`` (16 in flight); a delivery is one client receiv
 when all 1000 clients have it. Reported: deliveries per second and the two servers' CPU per delivery
 (user + system, from ``/proc``; Redis's own CPU apart)::
 
-    python benchmarks/cluster_bench.py [--reps 3] [--clients 1000] [--duration 5]
+    python benchmarks/cluster_bench.py [--reps 3] [--clients 1000] [--duration 5] [--adapter streams]
+
+``--adapter``: ``streams`` (the Redis Streams adapters), ``redis`` (the classic pub/sub adapters:
+socketeer's ``RedisAdapter`` against ``createAdapter`` of ``@socket.io/redis-adapter``) or ``sharded``
+(``createShardedAdapter``); the peers read it from ``CLUSTER_ADAPTER``.
 
 Needs redis-server on PATH and the npm packages of ``tests/node`` (``npm ci --prefix tests/node``).
 """
@@ -147,7 +151,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--duration", type=float, default=5)
+    parser.add_argument("--adapter", choices=("streams", "redis", "sharded"), default="streams")
     args = parser.parse_args()
+    os.environ["CLUSTER_ADAPTER"] = args.adapter
     rows: list[dict[str, Any]] = []
     with redis() as (redis_port, redis_pid):
         for rep in range(args.reps):
@@ -160,7 +166,7 @@ def main() -> int:
                     f"servers {row['server_cpu_pct']} % CPU, loadgen {row['loadgen_cpu_pct']} %"
                 )
                 print(f"rep {rep} {name:14} {shown}", flush=True)
-    print(f"\n| 2 nodes x {args.clients // 2} clients | deliveries/s | server CPU per delivery |")
+    print(f"\n| 2 nodes x {args.clients // 2} clients, {args.adapter} | deliveries/s | server CPU per delivery |")
     print("|---|---|---|")
     for name in PEERS:
         good = [r for r in rows if r["server"] == name and "error" not in r]

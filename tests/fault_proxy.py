@@ -15,8 +15,11 @@ broadcast). ``proxy.on(Stage.POLL, Fault.CUT)`` cuts every connection as soon as
 gone up; ``proxy.on(b"welcome", Fault.TRUNCATE, keep=0, scope=Scope.CONNECTION)`` swallows the
 response carrying ``welcome`` and closes its connection. Each rule fires once unless ``times`` says more.
 
-``proxy.seen`` records the stages in order; ``await proxy.reached(stage)`` waits for one. Everything is
-bounded: the proxy only talks to 127.0.0.1 and ``close()`` ends every task it started.
+``before=True`` applies the fault before forwarding the matched chunk (a request then never reaches the
+server), ``after=seconds`` that long after forwarding it (a GET held by the server).
+
+``proxy.seen`` records the stages in order; ``await proxy.reached(stage)`` waits for one and
+``await proxy.wait_applied(rule)`` for a rule's fault. Everything is bounded: the proxy only talks to 127.0.0.1 and ``close()`` ends every task it started.
 """
 
 from __future__ import annotations
@@ -73,9 +76,7 @@ class Rule:
     rate: float = 0.0  # SLOW
     seconds: float = 0.0  # DELAY
     direction: Direction = Direction.BOTH  # STALL, SLOW, DELAY
-    before: bool = (
-        False  # fault before forwarding the matched chunk (a request then never reaches the server)
-    )
+    before: bool = False  # fault before forwarding the matched chunk (a request never reaches the server)
     after: float = 0.0  # seconds between forwarding the matched chunk and the fault (e.g. a GET held)
     times: int = 1
     fired: int = 0  # matches so far
@@ -183,7 +184,6 @@ class FaultProxy:
         self.seen: list[tuple[int, Stage]] = []
         self.shaping = _Shaping()  # applies to every connection, new ones included
         self.connections = 0
-        self.refusing = False
         self._server: asyncio.Server | None = None
         self._open: set[_Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -238,8 +238,22 @@ class FaultProxy:
     # ------------------------------------------------------------------------------------------
     # faults at a stage
 
-    def on(self, when: Stage | bytes, fault: Fault, **options: object) -> Rule:
-        rule = Rule(when, fault, **options)  # type: ignore[arg-type]
+    def on(
+        self,
+        when: Stage | bytes,
+        fault: Fault,
+        *,
+        scope: Scope = Scope.ALL,
+        keep: int = 0,
+        rate: float = 0.0,
+        seconds: float = 0.0,
+        direction: Direction = Direction.BOTH,
+        before: bool = False,
+        after: float = 0.0,
+        times: int = 1,
+    ) -> Rule:
+        """Apply ``fault`` when ``when`` matches (see :class:`Rule`); returns the rule."""
+        rule = Rule(when, fault, scope, keep, rate, seconds, direction, before, after, times)
         self.rules.append(rule)
         return rule
 
@@ -264,9 +278,6 @@ class FaultProxy:
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         conn = _Connection(self, self.connections, client_writer)
-        if self.refusing:
-            client_writer.transport.abort()
-            return
         self._open.add(conn)  # a fault now also ends the connections still being set up
         try:
             server_reader, conn.server = await asyncio.open_connection("127.0.0.1", self.target_port)

@@ -4,13 +4,27 @@
 // (NODE_PATH reaching socket.io, redis and @socket.io/redis-streams-adapter: tests/node/node_modules)
 const { Server } = require("socket.io");
 const { createClient } = require("redis");
-const { createAdapter } = require("@socket.io/redis-streams-adapter");
+// CLUSTER_ADAPTER=redis or sharded: @socket.io/redis-adapter's createAdapter or createShardedAdapter instead.
 
-(async () => {
+async function adapter(kind) {
   const redisClient = createClient({ url: process.env.REDIS_URL });
   redisClient.on("error", () => {});
   await redisClient.connect();
-  const io = new Server(Number(process.env.PORT || 4000), { serveClient: false, adapter: createAdapter(redisClient) });
+  if (kind === "redis" || kind === "sharded") {
+    const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+    const sub = redisClient.duplicate();
+    sub.on("error", () => {});
+    await sub.connect();
+    return kind === "redis" ? createAdapter(redisClient, sub) : createShardedAdapter(redisClient, sub);
+  }
+  return require("@socket.io/redis-streams-adapter").createAdapter(redisClient);
+}
+
+(async () => {
+  const io = new Server(Number(process.env.PORT || 4000), {
+    serveClient: false,
+    adapter: await adapter(process.env.CLUSTER_ADAPTER || "streams"),
+  });
   io.on("connection", (socket) => {
     socket.on("echo", (data) => socket.emit("echo", data));
     socket.on("broadcast", (data) => io.emit("bcast", data));

@@ -2,7 +2,7 @@
 
 Run: ``PORT=4000 python benchmarks/peers/socketeer_peer.py`` (standalone server, uvloop) or with
 ``--asgi`` the ASGI app under uvicorn; with ``REDIS_URL`` set, a node of a cluster on the Redis Streams
-adapter.
+adapter (or, with ``CLUSTER_ADAPTER`` ``redis`` or ``sharded``, the classic or sharded Redis adapter).
 """
 
 from __future__ import annotations
@@ -14,9 +14,19 @@ from typing import Any
 import socketeer
 
 if os.environ.get("REDIS_URL"):  # a node of a cluster (benchmarks/cluster_bench.py)
-    from socketeer.adapters.redis_streams import RedisStreamsAdapter
+    kind = os.environ.get("CLUSTER_ADAPTER", "streams")
+    if kind == "redis":
+        from socketeer.adapters.redis import create_adapter
 
-    io = socketeer.Server(adapter=RedisStreamsAdapter.factory(os.environ["REDIS_URL"]))
+        io = socketeer.Server(adapter=create_adapter(os.environ["REDIS_URL"]))
+    elif kind == "sharded":
+        from socketeer.adapters.redis_sharded import create_sharded_adapter
+
+        io = socketeer.Server(adapter=create_sharded_adapter(os.environ["REDIS_URL"]))
+    else:
+        from socketeer.adapters.redis_streams import RedisStreamsAdapter
+
+        io = socketeer.Server(adapter=RedisStreamsAdapter.factory(os.environ["REDIS_URL"]))
 else:
     io = socketeer.Server()
 

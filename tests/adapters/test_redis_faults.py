@@ -16,7 +16,7 @@ from socketeer.adapters.redis import create_adapter
 from socketeer.adapters.redis_link import RedisLink
 from socketeer.exceptions import AckTimeout
 
-TIMEOUT = 0.5
+TIMEOUT = 5.0  # requests_timeout of every server (s): only reached where a test expects partial answers
 
 
 def fast_link(url: str) -> RedisLink:
@@ -57,6 +57,8 @@ async def test_redis_restart_local_delivery_goes_on_and_the_cluster_heals(
         assert (await da.event("a", "during"))["args"] == [n]
     assert [s.id for s in await a.io.fetch_sockets()] == [(await da.state("a"))["id"]]
     assert await a.io.server_side_emit_with_ack("question", 1) == []
+    await asyncio.wait_for(a.io.sockets_join("during-outage"), 2)  # applied here, dropped for the others
+    assert "during-outage" in await a.io.all_rooms()
 
     redis_server.start()
     for link in links:

@@ -12,7 +12,7 @@ from redis_support import RedisServer
 from socketeer.adapters.redis_sharded import create_sharded_adapter
 from socketeer.exceptions import AckTimeout
 
-TIMEOUT = 0.5
+TIMEOUT = 5.0  # requests_timeout of every server (s): only reached where a test expects partial answers
 
 
 @pytest.fixture(autouse=True)
@@ -67,8 +67,8 @@ async def test_mixed_sharded_cluster(
         "py:y",
         "py:y",
     ]
-    assert sorted(await b.io.timeout(2).emit_with_ack("q")) == ["a", "b", "n"]
-    assert sorted((await n.call("emitWithAck", event="q", ackTimeout=2000))["responses"]) == ["a", "b", "n"]
+    assert sorted(await b.io.timeout(5).emit_with_ack("q")) == ["a", "b", "n"]
+    assert sorted((await n.call("emitWithAck", event="q", ackTimeout=5000))["responses"]) == ["a", "b", "n"]
 
     await a.io.in_("blue").sockets_join("joined")
     b.io.to("joined").emit("joined")
@@ -100,3 +100,24 @@ async def test_sharded_partial_answers_and_channels(
         await d.event("c", "still")
     finally:
         await client.aclose()
+
+
+async def test_sharded_requests_in_flight_end_when_redis_goes(redis_server: RedisServer, start_py: Any) -> None:
+    import asyncio
+
+    from socketeer.adapters.redis_link import RedisLink
+
+    link = RedisLink(redis_server.url, reconnect_delay=0.02, reconnect_max_delay=0.2)
+    a = await start_py(create_sharded_adapter(link, request_timeout=30))
+    link_b = RedisLink(redis_server.url, reconnect_delay=0.02, reconnect_max_delay=0.2)
+    b = await start_py(create_sharded_adapter(link_b, request_timeout=30), silent=True)
+    ask = asyncio.ensure_future(a.io.server_side_emit_with_ack("question", "q"))
+    await b.until(lambda: len(b.server_side) == 1)  # received, never answered
+    redis_server.stop()
+    with pytest.raises(AckTimeout) as caught:
+        await asyncio.wait_for(ask, 5)  # not the 30 s of request_timeout
+    assert caught.value.responses == []
+    redis_server.start()
+    assert await link.wait_subscribed(5)
+    assert await link_b.wait_subscribed(5)
+    assert await a.io.server_count() == 2

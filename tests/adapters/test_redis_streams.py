@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from redis_support import RedisServer
 from socketeer import Server
 from socketeer.adapters.cluster_messages import MessageType
-from socketeer.adapters.redis_streams import RedisStreamsAdapter, RedisStreamsOptions, _hash_code
+from socketeer.adapters.redis_streams import RedisStreamsOptions, _hash_code, create_adapter
 
 HERE = Path(__file__).resolve().parent
 MODES = {"polling": ["polling"], "websocket": ["websocket"], "upgrade": ["polling", "websocket"]}
@@ -137,7 +137,7 @@ async def procs(node_modules: Path) -> AsyncIterator[Callable[..., Any]]:
 
 def python_node(redis_url: str, recovery: bool = False, **options: Any) -> Server:
     io = Server(
-        adapter=RedisStreamsAdapter.factory(redis_url, **options),
+        adapter=create_adapter(redis_url, **options),
         connection_state_recovery={"max_disconnection_duration": 60} if recovery else None,
     )
 

@@ -160,3 +160,39 @@ async def test_socketeer_client_against_the_official_server(
     packet = len("42" + json.dumps(["emit_back", BIG], separators=(",", ":")))
     assert packet in codec_calls.compressed
     assert len("42" + json.dumps(["echoed", BIG], separators=(",", ":"))) in codec_calls.inflated
+
+
+async def test_under_uvicorn_websocket_compression_is_the_asgi_servers(codec_calls: CodecCalls) -> None:
+    """The ASGI app leaves WebSocket framing to the ASGI server: uvicorn negotiates permessage-deflate
+    (its default) even though socketeer's per_message_deflate is off, and compresses every message."""
+    import socket
+
+    import uvicorn
+
+    from socketeer.integrations.asgi import ASGIApp
+
+    io, _ = make_io()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    config = uvicorn.Config(
+        ASGIApp(io), lifespan="on", log_config=None, log_level="warning", ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        client = socketeer.AsyncClient(
+            f"http://127.0.0.1:{sock.getsockname()[1]}", transports=["websocket"], reconnection=False
+        )
+        received: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        client.on("big", lambda text: received.set_result(text))
+        await client.connect()
+        try:
+            assert await asyncio.wait_for(received, 5) == BIG
+        finally:
+            await client.close()
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+        sock.close()
+    assert BIG_PACKET in codec_calls.inflated  # compressed by uvicorn, inflated by our client

@@ -18,8 +18,8 @@ HERE = Path(__file__).resolve().parent
 NODE_SERVER = HERE / "node_fault_server.js"
 
 # Short heartbeats and reconnection delays keep each scenario well under a second.
-PING_INTERVAL_MS = 300
-PING_TIMEOUT_MS = 200
+PING_INTERVAL_MS = 400
+PING_TIMEOUT_MS = 400
 RECONNECT = {"reconnection_delay": 0.05, "reconnection_delay_max": 0.2, "randomization_factor": 0.0}
 
 
@@ -165,6 +165,7 @@ class PyClient(FaultClient):
         c.on("down", lambda n: seen.add("down", n))
         c.on("shouted", lambda n, *_: seen.add("shouted", n))
         c.io.on("reconnect_attempt", lambda n: seen.add("reconnect_attempt", n))
+        self._watchers: list[asyncio.Task[None]] = []
         c.io.on("open", self._watch_upgrade)
 
     def _watch_upgrade(self) -> None:
@@ -176,7 +177,7 @@ class PyClient(FaultClient):
                 await upgraded.wait()
                 self.seen.add("upgrade", "websocket")
 
-            self.client.io.tasks.spawn(wait(), None)
+            self._watchers.append(asyncio.get_running_loop().create_task(wait()))
 
     async def start(self) -> None:
         await asyncio.wait_for(self.client.connect(), 5)
@@ -197,6 +198,9 @@ class PyClient(FaultClient):
         )
 
     async def close(self) -> None:
+        for task in self._watchers:
+            task.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
         await self.client.close()
 
 

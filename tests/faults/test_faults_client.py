@@ -165,12 +165,16 @@ def expected(client_kind: str, scenario: str, mode: str) -> tuple[str | None, ..
 # reconnection_delay 50 ms without jitter: the first attempt 50 ms after the close, plus a handshake
 RECONNECT_WITHIN = RECONNECT["reconnection_delay"] + 1.0
 
+# The official client against socketeer's server checks the server's side of a fault; where the server
+# sees nothing of it (a slow or delayed link, a POST lost before it left), that run adds nothing.
+SERVER_BLIND = {"slow", "delay_up", "post_never_sent"}
 CASES = [
     pytest.param(client, server, mode, scenario, id=f"{client}-{server}-{mode}-{scenario.name}")
     for scenario in SCENARIOS
     for mode in scenario.modes
     for server in ("node", "socketeer")
     for client in CLIENTS
+    if not (client == "js" and server == "socketeer" and scenario.name in SERVER_BLIND)
 ]
 
 

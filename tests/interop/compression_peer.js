@@ -3,9 +3,10 @@
 //
 // Usage: node compression_peer.js <server url> <options JSON>   (NODE_PATH must reach socket.io-client)
 //
-// Options: {"transport": "polling" | "fetch" | "websocket" | "upgrade", "perMessageDeflate": <ws option>,
-// "size": n}. Connects, waits for the server's "big" event, answers it with "echo" (the same string,
-// so a client -> server message of the same size goes out too), waits for the ack, prints one JSON line
+// Options: {"transport": "polling" | "fetch" | "websocket" | "upgrade", "perMessageDeflate": <ws option>}.
+// Connects, waits for the server's "big" event, answers it with "echo" (the same string, so a
+// client -> server message of the same size goes out too; after the upgrade in "upgrade" mode),
+// waits for the ack, prints one JSON line
 // {"ok": true, "transport": ..., "length": ...} and exits. Any error prints {"ok": false, "error": ...}.
 // A hard timeout of 10 s ends the process in any case.
 
@@ -35,7 +36,14 @@ const socket = io(url, clientOptions);
 
 socket.on("connect_error", (err) => done({ ok: false, error: err.message }));
 socket.on("big", (text) => {
-  socket.emit("echo", text, (length) => {
-    done({ ok: true, transport: socket.io.engine.transport.name, length, received: text.length });
-  });
+  const echo = () =>
+    socket.emit("echo", text, (length) => {
+      done({ ok: true, transport: socket.io.engine.transport.name, length, received: text.length });
+    });
+  // upgrading: echo once on the WebSocket, so that the large client message crosses it
+  if (opts.transport === "upgrade" && socket.io.engine.transport.name !== "websocket") {
+    socket.io.engine.once("upgrade", echo);
+  } else {
+    echo();
+  }
 });

@@ -28,7 +28,13 @@ TYPE_NAMES = {t: t.name.lower() for t in EnginePacketType}
 frames = st.builds(
     StreamFrame,
     st.booleans(),
-    st.one_of(st.binary(min_size=1, max_size=300), st.binary(min_size=65530, max_size=65600)),
+    st.one_of(
+        st.binary(min_size=1, max_size=300),
+        # around the 16-bit length boundary, repeated from a short seed (cheap to generate)
+        st.tuples(st.binary(min_size=1, max_size=16), st.integers(65530, 65600)).map(
+            lambda t: (t[0] * (t[1] // len(t[0]) + 1))[: t[1]]
+        ),
+    ),
 )
 
 

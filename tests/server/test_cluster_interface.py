@@ -143,6 +143,11 @@ async def test_remote_sockets_and_their_operations(cluster: Any) -> None:
 
     far.emit("direct", 1)
     assert await remote.recv() == '42["direct",1]'
+    asking = asyncio.ensure_future(far.emit_with_ack("ask", timeout=2))
+    text = await remote.recv()
+    assert text.startswith("42") and text.endswith('["ask"]')
+    await remote.send(f"43{text[2 : text.index('[')]}[\"yes\"]")
+    assert await asking == "yes"
     await far.join("joined")
     assert [s.id for s in await a.in_("joined").fetch_sockets()] == [far.id]
     await far.leave("joined")

@@ -74,6 +74,7 @@ class ShardedRedisAdapter(ClusterAdapter):
         self._room_channels: set[bytes] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
+        self._remove_listener: Callable[[], None] | None = None
         if self._dynamic:
             self.on_room_event(self._on_room_event)
 
@@ -87,6 +88,7 @@ class ShardedRedisAdapter(ClusterAdapter):
             return
         self._started = True
         await self.link.acquire()
+        self._remove_listener = self.link.on_outage(self._on_outage)
         channels: dict[bytes, MessageHandler] = {self._channel: self._on_raw, self._response_channel: self._on_raw}
         for room in list(self.rooms()):
             if self._separate_channel(room):
@@ -102,12 +104,20 @@ class ShardedRedisAdapter(ClusterAdapter):
         if not self._started:
             return
         self._started = False
+        if self._remove_listener is not None:
+            self._remove_listener()
         for task in list(self._tasks):
             task.cancel()
         channels = [self._channel, self._response_channel, *self._room_channels]
         self._room_channels.clear()
         await self.link.unsubscribe(shard_channels=channels)
         await self.link.release()
+
+    def _on_outage(self) -> None:
+        """Redis is gone: the requests in flight end now, with what they have, as at their timeout."""
+        for request in list(self._requests.values()):
+            if not request.future.done():
+                request.future.set_exception(asyncio.TimeoutError())
 
     # -- channels ----------------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ try:
 except ImportError as _exc:  # pragma: no cover - depends on the environment
     raise ImportError("the Redis Streams adapter needs redis and msgpack: install socketeer[redis]") from _exc
 
-__all__ = ["RedisStreamsAdapter", "RedisStreamsOptions"]
+__all__ = ["RedisStreamsAdapter", "RedisStreamsOptions", "create_adapter"]
 
 logger = logging.getLogger("socketeer.redis")
 
@@ -440,3 +440,9 @@ class RedisStreamsAdapter(ClusterAdapter):
         opts = data.opts
         if (not opts.rooms or not rooms.isdisjoint(opts.rooms)) and rooms.isdisjoint(opts.except_):
             out.append([*data.packet.data, entry_id])
+
+
+def create_adapter(redis: str | Any, **options: Any) -> Callable[[Any], RedisStreamsAdapter]:
+    """The ``adapter`` option of :class:`~socketeer.Server` (as the other Redis adapters'
+    ``create_adapter``): :meth:`RedisStreamsAdapter.factory` with the :class:`RedisStreamsOptions`."""
+    return RedisStreamsAdapter.factory(redis, **options)

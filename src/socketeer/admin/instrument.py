@@ -459,7 +459,7 @@ class _EngineObserver:
         owner.buffer.push("rawConnection")
         owner._ensure_timer()
         handler = self.inner.on_connection(connection)
-        connection.observer = _SentCounter(handler, owner)
+        connection.observe(_SentCounter(handler, owner))
         return _CountingHandler(handler, owner.buffer)
 
 

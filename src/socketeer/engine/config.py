@@ -9,7 +9,16 @@ from typing import Any
 from ..protocol.permessage_deflate import PerMessageDeflate
 from ..protocol.socketio_packets import DecodeLimits
 
-__all__ = ["CookieConfig", "CorsConfig", "EngineConfig", "HttpCompression", "Limits", "PerMessageDeflate"]
+__all__ = [
+    "CookieConfig",
+    "CorsConfig",
+    "EngineConfig",
+    "HttpCompression",
+    "Limits",
+    "PerMessageDeflate",
+    "http_compression_option",
+    "per_message_deflate_option",
+]
 
 AllowRequest = Callable[[Any], Awaitable[Any]]
 """``async (request: HttpRequest) -> bool | str | None``: ``False`` or a message refuses the handshake."""
@@ -65,6 +74,26 @@ class HttpCompression:
             raise ValueError("threshold must be >= 0")
         if not -1 <= self.level <= 9:
             raise ValueError("level must be -1 (zlib's default) or 0..9")
+
+
+def http_compression_option(value: HttpCompression | dict[str, Any] | bool | None) -> HttpCompression | None:
+    """The ``http_compression`` option of the servers: ``True`` (defaults), a dict, an instance, or off."""
+    if value is True:
+        return HttpCompression()
+    if isinstance(value, dict):
+        return HttpCompression(**value)
+    return value or None
+
+
+def per_message_deflate_option(
+    value: PerMessageDeflate | dict[str, Any] | bool | None,
+) -> PerMessageDeflate | None:
+    """The ``per_message_deflate`` option: ``True`` (defaults), a dict, an instance, or off."""
+    if value is True:
+        return PerMessageDeflate()
+    if isinstance(value, dict):
+        return PerMessageDeflate(**value)
+    return value or None
 
 
 @dataclass(frozen=True, slots=True)

@@ -410,24 +410,34 @@ class HttpProtocol(asyncio.Protocol):
         headers = engine.websocket_headers(request)
         max_size = engine.config.max_http_buffer_size
         options = engine.config.per_message_deflate
-        params = None if options is None else accept_offer(self._headers.get("sec-websocket-extensions"), options)
+        params = (
+            None if options is None else accept_offer(self._headers.get("sec-websocket-extensions"), options)
+        )
         if options is not None and params is not None:
             headers = [*headers, ("Sec-WebSocket-Extensions", params.header())]
-            deflate = self._deflate = DeflateCodec(
-                params,
-                server_side=True,
-                threshold=options.threshold,
-                level=options.level,
-                mem_level=options.mem_level,
-                max_message_size=max_size,
+            self.use_deflate(
+                DeflateCodec(
+                    params,
+                    server_side=True,
+                    threshold=options.threshold,
+                    level=options.level,
+                    mem_level=options.mem_level,
+                    max_message_size=max_size,
+                )
             )
-            self._reader = FrameReader(max_message_size=max_size, inflate=deflate.decompress)
         else:
             self._reader = FrameReader(max_message_size=max_size)
         transport.write(build_handshake_response(key, headers))
         engine.accept_websocket(request, self)
-        if rest:
+        if rest and self._reader is not None:
             self._ws_data(self._reader, rest)
+
+    def use_deflate(self, codec: DeflateCodec) -> None:
+        """Compress and inflate with ``codec`` (permessage-deflate negotiated) from now on."""
+        self._deflate = codec
+        self._reader = FrameReader(max_message_size=codec.max_message_size, inflate=codec.decompress)
+        # the compressing write path is a subclass, so that the uncompressed one stays as it is
+        self.__class__ = _DeflateHttpProtocol
 
     def _ws_data(self, reader: FrameReader, data: bytes) -> None:
         try:
@@ -483,19 +493,14 @@ class HttpProtocol(asyncio.Protocol):
     def write(self, message: WireMessage) -> None:
         if self._closing:
             return
-        deflate = self._deflate
-        frames = message.ws_frames() if deflate is None else deflate.message_frames(message)
+        frames = message.ws_frames()
         self._wbuf.append(frames)
         self._wsize += len(frames)
         if len(self._wbuf) == 1:
             self.server._schedule_flush(self)
 
     def send_text(self, text: str) -> None:
-        deflate = self._deflate
-        if deflate is None:
-            self._write_raw(build_text_frame(text.encode()))
-        else:
-            self._write_raw(deflate.frame(_TEXT, text.encode()))
+        self._write_raw(build_text_frame(text.encode()))
 
     def _write_raw(self, frame: bytes) -> None:
         if self._closing:
@@ -549,6 +554,29 @@ class HttpProtocol(asyncio.Protocol):
         transport = self.transport
         pending = transport.get_write_buffer_size() if transport is not None else 0
         return pending + self._wsize if self._paused or pending else self._wsize
+
+
+class _DeflateHttpProtocol(HttpProtocol):
+    """A connection with permessage-deflate negotiated: what it writes goes through its codec
+    (compressed from the threshold on, unless sent with ``compress(False)``)."""
+
+    __slots__ = ()
+
+    def write(self, message: WireMessage) -> None:
+        if self._closing:
+            return
+        deflate = self._deflate
+        assert deflate is not None
+        frames = deflate.message_frames(message)
+        self._wbuf.append(frames)
+        self._wsize += len(frames)
+        if len(self._wbuf) == 1:
+            self.server._schedule_flush(self)
+
+    def send_text(self, text: str) -> None:
+        deflate = self._deflate
+        assert deflate is not None
+        self._write_raw(deflate.frame(_TEXT, text.encode()))
 
 
 class _Refused(Exception):

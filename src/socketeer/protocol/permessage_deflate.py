@@ -39,7 +39,12 @@ __all__ = [
 EXTENSION = "permessage-deflate"
 _TAIL = b"\x00\x00\xff\xff"
 _PARAMS = frozenset(
-    ("server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits", "client_max_window_bits")
+    (
+        "server_no_context_takeover",
+        "client_no_context_takeover",
+        "server_max_window_bits",
+        "client_max_window_bits",
+    )
 )
 
 Extension = tuple[str, list[tuple[str, str | None]]]
@@ -218,7 +223,11 @@ def _read_params(params: list[tuple[str, str | None]], *, client_bits_optional: 
     for flag in ("server_no_context_takeover", "client_no_context_takeover"):
         if flag in values and values[flag] is not None:
             raise ValueError(f"{flag} takes no value")
-    server_bits = _bits(values["server_max_window_bits"], optional=False) if "server_max_window_bits" in values else None
+    server_bits = (
+        _bits(values["server_max_window_bits"], optional=False)
+        if "server_max_window_bits" in values
+        else None
+    )
     client_offered = "client_max_window_bits" in values
     client_bits = (
         _bits(values["client_max_window_bits"], optional=client_bits_optional) if client_offered else None
@@ -304,15 +313,21 @@ def accept_response(header: str, options: PerMessageDeflate) -> DeflateParams:
     if options.server_no_context_takeover and not answer.server_no_context_takeover:
         raise WebSocketProtocolError(1002, "server ignored the server_no_context_takeover we asked for")
     wanted = options.server_max_window_bits
-    if wanted is not None and (answer.server_max_window_bits is None or answer.server_max_window_bits > wanted):
+    if wanted is not None and (
+        answer.server_max_window_bits is None or answer.server_max_window_bits > wanted
+    ):
         raise WebSocketProtocolError(1002, f"server did not bound its window to {wanted} bits as asked")
     client_bits = answer.client_max_window_bits
     if client_bits is not None:
         limit = options.client_max_window_bits or 15
         if client_bits > limit:
-            raise WebSocketProtocolError(1002, f"server's client_max_window_bits={client_bits} exceeds our offer")
+            raise WebSocketProtocolError(
+                1002, f"server's client_max_window_bits={client_bits} exceeds our offer"
+            )
         if client_bits < 9:
-            raise WebSocketProtocolError(1002, "server asked for an 8-bit window, which zlib cannot deflate with")
+            raise WebSocketProtocolError(
+                1002, "server asked for an 8-bit window, which zlib cannot deflate with"
+            )
     elif options.client_max_window_bits is not None:
         client_bits = options.client_max_window_bits  # our own bound still applies to what we send
     return DeflateParams(
@@ -338,6 +353,7 @@ class DeflateCodec:
         "_mem_level",
         "_remote_takeover",
         "_wbits",
+        "max_message_size",
         "params",
         "share_key",
         "threshold",
@@ -357,7 +373,7 @@ class DeflateCodec:
         self.threshold = threshold
         self._level = level
         self._mem_level = mem_level
-        self._max_size = max_message_size
+        self._max_size = self.max_message_size = max_message_size
         if server_side:
             local_bits = params.server_max_window_bits
             self._local_takeover = not params.server_no_context_takeover
@@ -414,7 +430,10 @@ class DeflateCodec:
             return message.ws_frames()
         threshold = self.threshold
         text = message.text
-        if (text is None or len(text) < threshold) and all(len(b) < threshold for b in message.binaries):
+        binaries = message.binaries
+        if (text is None or len(text) < threshold) and (
+            not binaries or all(len(b) < threshold for b in binaries)
+        ):
             return message.ws_frames()
         key = self.share_key
         if key is not None:
@@ -422,7 +441,7 @@ class DeflateCodec:
             if cached is not None and cached[0] == key:
                 return cached[1]
         parts = [] if text is None else [self.frame(1, text)]
-        parts.extend(self.frame(2, b) for b in message.binaries)
+        parts.extend(self.frame(2, b) for b in binaries)
         frames = b"".join(parts)
         if key is not None:
             message.deflated = (key, frames)

@@ -13,7 +13,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 from .._types import EngineSid
-from ..engine.config import AllowRequest, CookieConfig, CorsConfig, EngineConfig, Limits
+from ..engine.config import (
+    AllowRequest,
+    CookieConfig,
+    CorsConfig,
+    EngineConfig,
+    HttpCompression,
+    Limits,
+    PerMessageDeflate,
+    http_compression_option,
+    per_message_deflate_option,
+)
 from ..protocol.wire import WireMessage
 from ..transports.engine_server import CloseReason, EngineConnection, EngineServer
 from ..transports.ports import HttpRequest
@@ -62,10 +72,14 @@ class EngineIOSocket:
     def closed(self) -> bool:
         return self._conn.closed
 
-    def send(self, data: str | bytes) -> None:
+    def send(self, data: str | bytes, *, compress: bool = True) -> None:
         """Send one message: a string arrives as a string, bytes as binary. Never blocks; a message
-        for a closed session is dropped."""
-        self._conn.write(_message(data))
+        for a closed session is dropped. ``compress=False`` keeps it out of HTTP and WebSocket
+        compression (the official ``socket.send(data, {compress: false})``)."""
+        message = _message(data)
+        if not compress:
+            message.compress = False
+        self._conn.write(message)
 
     def close(self) -> None:
         """Close the session from the server; the ``close`` handlers see ``forced close``."""
@@ -124,6 +138,9 @@ class EngineIOServer:
         cors: CorsConfig | dict[str, Any] | None = None,
         allow_request: AllowRequest | None = None,
         limits: Limits | None = None,
+        http_compression: HttpCompression | dict[str, Any] | bool = True,
+        per_message_deflate: PerMessageDeflate | dict[str, Any] | bool = False,
+        allow_eio3: bool = False,
     ) -> None:
         if not path.endswith("/"):
             path += "/"
@@ -143,6 +160,9 @@ class EngineIOServer:
             cors=cors,
             allow_request=allow_request,
             limits=limits or Limits(),
+            http_compression=http_compression_option(http_compression),
+            per_message_deflate=per_message_deflate_option(per_message_deflate),
+            allow_eio3=allow_eio3,
         )
         self.engine = EngineServer(self.engine_config, self)
         self.clients: dict[str, EngineIOSocket] = {}

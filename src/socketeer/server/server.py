@@ -20,6 +20,8 @@ from ..engine.config import (
     HttpCompression,
     Limits,
     PerMessageDeflate,
+    http_compression_option,
+    per_message_deflate_option,
 )
 from ..protocol.parser import JsonParser, Parser
 from ..sio.handlers import Handler
@@ -129,14 +131,6 @@ class Server:
         if isinstance(cors, dict):
             cors = CorsConfig(**cors)
         limits = limits or Limits()
-        if http_compression is True:
-            http_compression = HttpCompression()
-        elif isinstance(http_compression, dict):
-            http_compression = HttpCompression(**http_compression)
-        if per_message_deflate is True:
-            per_message_deflate = PerMessageDeflate()
-        elif isinstance(per_message_deflate, dict):
-            per_message_deflate = PerMessageDeflate(**per_message_deflate)
         self.engine_config = EngineConfig(
             path=path,
             transports=tuple(transports),
@@ -150,8 +144,8 @@ class Server:
             allow_request=allow_request,
             limits=limits,
             allow_eio3=allow_eio3,
-            http_compression=http_compression or None,
-            per_message_deflate=per_message_deflate or None,
+            http_compression=http_compression_option(http_compression),
+            per_message_deflate=per_message_deflate_option(per_message_deflate),
         )
         if connect_timeout <= 0:
             raise ValueError("connect_timeout must be positive")

@@ -88,7 +88,8 @@ def _v3_ws_message(message: WireMessage) -> WireMessage:
     """A message whose binary packets carry their type byte, as v3 WebSocket frames do."""
     if not message.binaries:
         return message
-    v3 = WireMessage(message.text, tuple(encode_ws_binary(b) for b in message.binaries), message.volatile)
+    binaries = tuple(encode_ws_binary(b) for b in message.binaries)
+    v3 = WireMessage(message.text, binaries, message.volatile, message.compress)
     v3.packet = message.packet
     return v3
 
@@ -228,37 +229,42 @@ class EngineConnection:
 
     # -- sending -------------------------------------------------------------------------------
 
-    def write(self, message: WireMessage) -> None:
-        """Queue a message on the current transport. Never blocks, and never calls back into the layer
-        above (a slow client over its send buffer limit is closed on the next loop iteration)."""
+    def write(self, message: WireMessage) -> bool:
+        """Queue a message on the current transport; ``False`` when it was dropped. Never blocks, and
+        never calls back into the layer above (a slow client over its send buffer limit is closed on
+        the next loop iteration)."""
         if self._overflowed:
-            return
+            return False
         ws = self.ws
         if ws is not None:
             if message.volatile and ws.backlogged():
-                return
+                return False
             buffered = ws.buffered_amount()
             if buffered and buffered + message.size() > self._server.config.limits.max_send_buffer:
                 self._overflow("send buffer")
-                return
-            ws.write(_v3_ws_message(message) if self.protocol == 3 else message)
-            if self.observer is not None:
-                self.observer.on_sent(message)
-            return
+                return False
+            ws.write(message)
+            return True
         if self.session.closed:
-            return
+            return False
         if message.volatile and self._poll is None:
-            return
+            return False
         size = message.size()
         if self._outbox_bytes + size > self._server.config.limits.max_send_buffer:
             self._overflow("polling buffer")
-            return
+            return False
         self._outbox.append(message)
         self._outbox_bytes += size
-        if self.observer is not None:
-            self.observer.on_sent(message)
         if self._poll is not None:
             self._flush_poll()
+        return True
+
+    def observe(self, observer: ConnectionObserver) -> None:
+        """Tell ``observer`` what this connection sends and when it upgrades (the admin UI's counters).
+
+        Connections nobody observes pay nothing for it: the observing ``write`` is a subclass's."""
+        self.observer = observer
+        self.__class__ = _OBSERVED[type(self)]
 
     def _overflow(self, what: str) -> None:
         if self._server.config.limits.send_buffer_policy == "drop":
@@ -286,6 +292,7 @@ class EngineConnection:
         self._outbox = []
         self._outbox_bytes = 0
         if self.protocol == 3:
+            self._compress_poll = any(message.compress for message in outbox)
             poll.set_result(_v3_payload(outbox, self.binary_payloads))
             return
         if len(outbox) == 1 and outbox[0].text is not None and not outbox[0].binaries:
@@ -356,12 +363,6 @@ class EngineConnection:
         self._on_control(text, from_polling=False)
 
     def on_ws_binary(self, data: bytes) -> None:
-        if self.protocol == 3:
-            try:
-                data = decode_ws_binary(data)
-            except RemoteProtocolError:
-                self._finish_close(CloseReason.PARSE_ERROR, None)
-                return
         self.handler.on_binary(data)
 
     def on_ws_close(self, reason: str) -> None:
@@ -459,6 +460,47 @@ class EngineConnection:
         self._outbox = []
         self._outbox_bytes = 0
         return "\x1e".join(segments).encode()
+
+
+class _V3Connection(EngineConnection):
+    """A session with an Engine.IO v3 client: binary WebSocket frames carry their type byte."""
+
+    __slots__ = ()
+
+    def write(self, message: WireMessage) -> bool:
+        if self.ws is not None and message.binaries:
+            message = _v3_ws_message(message)
+        return super().write(message)
+
+    def on_ws_binary(self, data: bytes) -> None:
+        try:
+            data = decode_ws_binary(data)
+        except RemoteProtocolError:
+            self._finish_close(CloseReason.PARSE_ERROR, None)
+            return
+        self.handler.on_binary(data)
+
+
+class _ObservedConnection(EngineConnection):
+    __slots__ = ()
+
+    def write(self, message: WireMessage) -> bool:
+        sent = super().write(message)
+        if sent and self.observer is not None:
+            self.observer.on_sent(message)
+        return sent
+
+
+class _ObservedV3Connection(_ObservedConnection, _V3Connection):
+    __slots__ = ()
+
+
+_OBSERVED: dict[type[EngineConnection], type[EngineConnection]] = {
+    EngineConnection: _ObservedConnection,
+    _V3Connection: _ObservedV3Connection,
+    _ObservedConnection: _ObservedConnection,
+    _ObservedV3Connection: _ObservedV3Connection,
+}
 
 
 class _UpgradeProbe:
@@ -575,14 +617,17 @@ class EngineServer:
             inner = self.generate_id
             prefix = router.node_id
 
-            async def prefixed(pending: Awaitable[str]) -> str:
-                return prefix + await pending
+            async def prefixed(result: str | Awaitable[str], ready: Awaitable[None] | None) -> str:
+                if ready is not None:
+                    await ready
+                return prefix + (result if isinstance(result, str) else await result)
 
             def routed(request: HttpRequest) -> str | Awaitable[str]:
+                ready = router.session_created()
                 result = inner(request)
-                if isinstance(result, str):
+                if ready is None and isinstance(result, str):
                     return prefix + result
-                return prefixed(result)
+                return prefixed(result, ready)
 
             self.generate_id = routed
 
@@ -760,7 +805,7 @@ class EngineServer:
         if router is not None:
             sid = request.query.get("sid")
             if sid is not None and sid not in self.connections:
-                owner = router.owner_of(sid)
+                owner = await router.locate(sid)
                 if owner is not None:
                     return await router.forward(owner, request)
         failure = self.verify(request, websocket=False)
@@ -845,8 +890,10 @@ class EngineServer:
         return self._new_sid(request)
 
     def _open(self, request: HttpRequest, sid: EngineSid) -> EngineConnection:
-        protocol = 4 if request.query.get("EIO") == "4" else 3  # as the official server: 3 by default
-        conn = EngineConnection(self, sid, request, self.loop.time(), protocol)
+        if request.query.get("EIO") == "4":
+            conn = EngineConnection(self, sid, request, self.loop.time())
+        else:  # as the official server: 3 by default
+            conn = _V3Connection(self, sid, request, self.loop.time(), 3)
         self.connections[sid] = conn
         conn._schedule()
         return conn

@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -101,6 +101,15 @@ class SessionRouter:
     def generate_id(self) -> str:
         """A session id owned by this server (``EngineServer(generate_id=...)``)."""
         return self.node_id + secrets.token_urlsafe(15)
+
+    def session_created(self) -> Awaitable[None] | None:
+        """Called for each new session of this server; what it returns is awaited before the session's id
+        is given out (a router that registers itself somewhere does it with the first session)."""
+        return None
+
+    async def locate(self, sid: str) -> Address | None:
+        """:meth:`owner_of`, for routers that may look further (a registry) when they do not know it."""
+        return self.owner_of(sid)
 
     def owner_of(self, sid: str) -> Address | None:
         """Where to relay a request for ``sid``: ``None`` for this server's sessions and unknown owners."""

@@ -1,0 +1,3 @@
+import socketeer
+
+io = socketeer.Server(allow_eio3=True)
