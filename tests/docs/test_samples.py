@@ -46,6 +46,7 @@ CHECKED_ELSEWHERE = {
     "examples/starlette_app.py": "tests/examples/test_examples.py",
     "examples/django_app.py": "tests/examples/test_examples.py",
     "examples/litestar_app.py": "tests/examples/test_examples.py",
+    "docs/samples/webtransport_page.js": "tests/browser/test_webtransport_browser.py",
 }
 
 
@@ -467,6 +468,19 @@ async def tls(certificate: tuple[Path, Path], **_: Any) -> None:
             reader, writer = await asyncio.open_connection(
                 "127.0.0.1", server.port, ssl=ssl.create_default_context()
             )
+    finally:
+        await sample.io.close()
+
+
+@check("webtransport_server.py", "webtransport_client.py")
+async def webtransport(tmp_path: Path, **_: Any) -> None:
+    sample = load("webtransport_server.py")
+    server = await sample.start_dev(str(tmp_path / "devcert"), port=0)
+    try:
+        url = f"https://127.0.0.1:{server.port}"
+        assert await load("webtransport_client.py").main(url, verify=False) == "pong over webtransport"
+        with pytest.raises(ConnectionError):  # verified: no authority vouches for a development certificate
+            await load("webtransport_client.py").main(url)
     finally:
         await sample.io.close()
 
