@@ -20,6 +20,7 @@ import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from io import StringIO
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -46,6 +47,7 @@ CHECKED_ELSEWHERE = {
     "examples/starlette_app.py": "tests/examples/test_examples.py",
     "examples/django_app.py": "tests/examples/test_examples.py",
     "examples/litestar_app.py": "tests/examples/test_examples.py",
+    "docs/samples/webtransport_page.js": "tests/browser/test_webtransport_browser.py",
 }
 
 
@@ -98,7 +100,6 @@ def included_files() -> set[str]:
 #: pages with code blocks that are not yet sample files run here, and why; a page stays listed only
 #: while it has such blocks (test_not_yet_run_is_still_true)
 NOT_YET_RUN = {
-    "webtransport.md": "the two JavaScript blocks are browser code (WebTransport, serverCertificateHashes)",
 }
 
 
@@ -526,6 +527,19 @@ async def tls(certificate: tuple[Path, Path], **_: Any) -> None:
         await sample.io.close()
 
 
+@check("webtransport_server.py", "webtransport_client.py")
+async def webtransport(tmp_path: Path, **_: Any) -> None:
+    sample = load("webtransport_server.py")
+    server = await sample.start_dev(str(tmp_path / "devcert"), port=0)
+    try:
+        url = f"https://127.0.0.1:{server.port}"
+        assert await load("webtransport_client.py").main(url, verify=False) == "pong over webtransport"
+        with pytest.raises(ConnectionError):  # verified: no authority vouches for a development certificate
+            await load("webtransport_client.py").main(url)
+    finally:
+        await sample.io.close()
+
+
 @check("testing_app.py", "test_testing_app.py")
 async def testing_guide(**_: Any) -> None:
     proc = await asyncio.create_subprocess_exec(
@@ -699,6 +713,42 @@ async def howto_engine_hooks(**_: Any) -> None:
         assert poll.headers["x-served-by"] == "node-1" and "set-cookie" not in poll.headers
 
 
+@check("scaling_redis_server.py", "scaling_node_server.js", "scaling_sharded_server.py", "scaling_emitter.py")
+async def scaling(
+    node_modules: Path, redis_server: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **_: Any
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    port = free_port()
+    monkeypatch.setenv("PORT", str(port))
+    node = await Node.start(node_modules, "scaling_node_server.js", "")
+    drivers: list[NodeClients] = []
+    try:
+        await node.expect(f"listening on {port}")
+        async with serving(load("scaling_redis_server.py").io) as url:
+            for name, target in (("py", url), ("node", f"http://127.0.0.1:{port}")):
+                driver = await NodeClients.start(node_modules, target)
+                drivers.append(driver)
+                assert (await driver.connect(name, "websocket"))["connected"]
+            py_id = (await drivers[0].state("py"))["id"]
+            await load("scaling_emitter.py").main(py_id)
+            for driver, name in zip(drivers, ("py", "node"), strict=True):
+                assert (await driver.event(name, "maintenance"))["args"] == [{"in": 300}]
+            assert await drivers[0].disconnected("py") == "io server disconnect"
+            await node.expect("reloading config")
+            async with asyncio.timeout(TIMEOUT):
+                while "reloading config" not in capsys.readouterr().out:
+                    await asyncio.sleep(0.01)  # the print of the server in this process: no event to await
+        sharded = load("scaling_sharded_server.py").io
+        async with serving(sharded):
+            assert await sharded.server_count() == 1
+    finally:
+        for driver in drivers:
+            await driver.close()
+        if node.proc.returncode is None:  # a server: it runs until stopped
+            node.proc.kill()
+        await node.proc.wait()
+
+
 async def until_received(queue: asyncio.Queue[Any], send: Callable[[], None]) -> Any:
     """Send until the other server hears it: its subscription to Redis is set up a moment after it
     starts, and nothing tells when (bounded by the timeout)."""
@@ -707,62 +757,6 @@ async def until_received(queue: asyncio.Queue[Any], send: Callable[[], None]) ->
             send()
             with contextlib.suppress(asyncio.TimeoutError):
                 return await asyncio.wait_for(queue.get(), 0.2)
-
-
-@check("scaling_redis.py", "scaling_node_peer.js")
-async def scaling_redis(
-    node_modules: Path, redis_server: Any, monkeypatch: pytest.MonkeyPatch, **_: Any
-) -> None:
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
-    port = free_port()
-    node = await asyncio.create_subprocess_exec(
-        "node", str(SAMPLES / "scaling_node_peer.js"), stdout=asyncio.subprocess.PIPE,
-        env=dict(os.environ, NODE_PATH=str(node_modules), PORT=str(port)),
-    )  # fmt: skip
-    try:
-        assert node.stdout is not None
-        assert await asyncio.wait_for(node.stdout.readline(), TIMEOUT) == b"listening\n"
-        io = load("scaling_redis.py").io
-        async with serving(io):
-            client = socketeer.AsyncClient(f"http://127.0.0.1:{port}")  # a client of the Node server
-            news: asyncio.Queue[Any] = asyncio.Queue()
-            client.on("news", news.put_nowait)
-            await client.connect()
-            assert await until_received(news, lambda: io.emit("news", "from python")) == "from python"
-            await client.disconnect()
-    finally:
-        node.terminate()
-        await asyncio.wait_for(node.wait(), TIMEOUT)
-
-
-@check("scaling_sharded.py")
-async def scaling_sharded(redis_server: Any, monkeypatch: pytest.MonkeyPatch, **_: Any) -> None:
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
-    one, two = load("scaling_sharded.py").io, load("scaling_sharded.py").io
-    async with serving(one), serving(two) as url_two:
-        client = socketeer.AsyncClient(url_two)
-        news: asyncio.Queue[Any] = asyncio.Queue()
-        client.on("news", news.put_nowait)
-        await client.connect()
-        assert await until_received(news, lambda: one.emit("news", "sharded")) == "sharded"
-        await client.disconnect()
-
-
-@check("scaling_emitter.py")
-async def scaling_emitter(redis_server: Any, monkeypatch: pytest.MonkeyPatch, **_: Any) -> None:
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
-    io = load("scaling_redis.py").io
-    async with serving(io) as url:
-        client = socketeer.AsyncClient(url, reconnection=False)
-        got: asyncio.Queue[Any] = asyncio.Queue()
-        for event in ("maintenance", "news"):
-            client.on(event, lambda *args, event=event: got.put_nowait((event, *args)))
-        client.on("disconnect", lambda reason: got.put_nowait(("disconnect", reason)))
-        await client.connect()
-        io.sockets.sockets[client.id].join("room-1")
-        await load("scaling_emitter.py").main(client.id)
-        seen = [await asyncio.wait_for(got.get(), TIMEOUT) for _ in range(3)]
-    assert seen == [("maintenance", {"in": 300}), ("news", 7), ("disconnect", "io server disconnect")]
 
 
 @check("cluster_redis_router.py")
@@ -810,34 +804,52 @@ async def compression_options(monkeypatch: pytest.MonkeyPatch, **_: Any) -> None
         await client.disconnect()
 
 
-@check("webtransport_serve.py", "webtransport_devcert.py")
-async def webtransport_serving(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **_: Any
-) -> None:
-    dev = load("webtransport_devcert.py")
-    server = await dev.start(str(tmp_path / "devcert"), port=free_port())
-    try:
-        assert "sha-256" in capsys.readouterr().out
-        context = ssl.create_default_context(cafile=str(tmp_path / "devcert" / "dev-cert.pem"))
-        async with httpx.AsyncClient(trust_env=False, verify=context) as http:
-            answer = await http.get(f"https://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=polling")
-            assert answer.status_code == 200
-    finally:
-        await dev.io.close()
-    # the same certificate under the names the production sample reads, in its working directory
-    for name, source in (("fullchain.pem", "dev-cert.pem"), ("privkey.pem", "dev-key.pem")):
-        (tmp_path / name).write_bytes((tmp_path / "devcert" / source).read_bytes())
-    monkeypatch.chdir(tmp_path)
-    prod = load("webtransport_serve.py")
-    server = await prod.start("127.0.0.1", free_port())
-    try:
-        async with httpx.AsyncClient(trust_env=False, verify=context) as http:
-            answer = await http.get(f"https://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=polling")
-            assert answer.status_code == 200
-    finally:
-        await prod.io.close()
+@check("metrics_prometheus.py", "metrics_asgi.py")
+async def prometheus_metrics(**_: Any) -> None:
+    sample = load("metrics_prometheus.py")
+    async with serving(sample.io, http_handler=sample.metrics.http_handler("/metrics")) as url:
+        client = socketeer.AsyncClient(url, reconnection=False)
+        await client.connect()
+        assert await client.emit_with_ack("work", 21) == 42
+        async with httpx.AsyncClient(trust_env=False) as http:
+            text = (await http.get(f"{url}/metrics")).text
+        await client.close()
+    assert 'socketeer_connected_sockets{namespace="/",transport="' in text
+    assert 'socketeer_handler_seconds_count{event="work"} 1.0' in text
+    asgi = load("metrics_asgi.py")
+    async with serving_asgi(asgi.app, asgi.io.close) as url:
+        client = socketeer.AsyncClient(url, reconnection=False)
+        await client.connect()
+        async with httpx.AsyncClient(trust_env=False) as http:
+            text = (await http.get(f"{url}/metrics")).text
+        await client.close()
+    assert "socketeer_handshakes_total{transport=" in text
 
 
+@check("logging_context.py")
+async def logging_context(**_: Any) -> None:
+    sample = load("logging_context.py")
+    out, trace_out = StringIO(), StringIO()
+    handler = sample.configure_logging(out)
+    trace_handler = logging.StreamHandler(trace_out)
+    socketeer.enable_trace(handler=trace_handler)
+    try:
+        async with serving(sample.io) as url:
+            client = socketeer.AsyncClient(url, transports=("websocket",), reconnection=False)
+            await client.connect()
+            assert await client.emit_with_ack("join", "r1") is True
+            sid = client.id
+            await client.close()
+    finally:
+        socketeer.enable_trace(False)
+        logging.getLogger("socketeer.trace").removeHandler(trace_handler)
+        logging.getLogger("socketeer.server").removeHandler(handler)
+        logging.getLogger("socketeer.server").setLevel(logging.NOTSET)
+    assert f"INFO [/ {sid} websocket] joined r1" in out.getvalue()
+    assert '< 420["join","r1"]' in trace_out.getvalue() and "> 430[true]" in trace_out.getvalue()
+
+
+# last, so that every @check above is among the parameters
 @pytest.mark.parametrize("name", sorted(CHECKS))
 async def test_sample(name: str, request: pytest.FixtureRequest) -> None:
     _, fn = CHECKS[name]
