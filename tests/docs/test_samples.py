@@ -668,6 +668,7 @@ async def testing_plugin(capsys: pytest.CaptureFixture[str], **_: Any) -> None:
         await load("testing_serve.py").main()
     finally:
         sys.path.remove(str(SAMPLES))
+        sys.modules.pop("myapp", None)  # no other test may import this sample by accident
     assert "('pong',)" in capsys.readouterr().out
 
 

@@ -17,7 +17,7 @@ chat.on("connection", lambda socket: socket.emit("topic", socket.handshake.auth.
 """
 
 USER_TEST = """
-from myapp import io
+from plugin_user_app import io
 from socketeer.testing import next_event
 
 async def test_echo(socketeer_client):
@@ -34,7 +34,7 @@ def test_entry_point_registers_the_plugin() -> None:
 
 @pytest.mark.parametrize("asyncio_mode", ["auto", "strict"])
 def test_five_line_user_test_passes(pytester: pytest.Pytester, asyncio_mode: str) -> None:
-    pytester.makepyfile(myapp=APP)
+    pytester.makepyfile(plugin_user_app=APP)
     test = USER_TEST
     if asyncio_mode == "strict":
         test = "import pytest\n" + test.replace("async def", "@pytest.mark.asyncio\nasync def")
@@ -47,11 +47,11 @@ def test_five_line_user_test_passes(pytester: pytest.Pytester, asyncio_mode: str
 
 
 def test_fixtures_serve_standalone_and_asgi_and_fail_when_they_should(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(myapp=APP)
+    pytester.makepyfile(plugin_user_app=APP)
     pytester.makepyfile(
         test_more="""
 import pytest
-from myapp import io
+from plugin_user_app import io
 from socketeer.client import AsyncClient
 from socketeer.testing import next_event
 
