@@ -643,6 +643,23 @@ async def howto_engine_hooks(**_: Any) -> None:
         assert poll.headers["x-served-by"] == "node-1" and "set-cookie" not in poll.headers
 
 
+@check("compression_server.py", "compression_client.py")
+async def compression(capsys: pytest.CaptureFixture[str], **_: Any) -> None:
+    io = load("compression_server.py").io
+    assert io.engine_config.http_compression == socketeer.HttpCompression(threshold=4096)
+    async with serving(io) as url:
+        await asyncio.wait_for(load("compression_client.py").main(url), TIMEOUT)
+        async with httpx.AsyncClient(trust_env=False) as http:  # httpx sends Accept-Encoding: gzip, deflate
+            opened = await http.get(f"{url}/socket.io/?EIO=4&transport=polling")
+            sid = opened.text[1:].split('"')[3]
+            await http.post(f"{url}/socket.io/?EIO=4&transport=polling&sid={sid}", content=b"40")
+            await http.get(f"{url}/socket.io/?EIO=4&transport=polling&sid={sid}")
+            await http.post(f"{url}/socket.io/?EIO=4&transport=polling&sid={sid}", content=b'42["snapshot"]')
+            poll = await http.get(f"{url}/socket.io/?EIO=4&transport=polling&sid={sid}")
+        assert poll.headers["content-encoding"] == "gzip" and '"item 499"' in poll.text
+    assert capsys.readouterr().out == "snapshot rows: 500\nframe bytes: 11\n"
+
+
 @pytest.mark.parametrize("name", sorted(CHECKS))
 async def test_sample(name: str, request: pytest.FixtureRequest) -> None:
     _, fn = CHECKS[name]
