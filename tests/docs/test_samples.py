@@ -655,6 +655,7 @@ async def testing_plugin(capsys: pytest.CaptureFixture[str], **_: Any) -> None:
         await load("testing_serve.py").main()
     finally:
         sys.path.remove(str(SAMPLES))
+        sys.modules.pop("myapp", None)  # or a later test's own `myapp` (tests/testing) would get this one
     assert "('pong',)" in capsys.readouterr().out
 
 
