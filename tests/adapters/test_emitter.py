@@ -60,8 +60,7 @@ async def test_the_python_emitter_reaches_socketeer_and_node_servers(
             assert (await driver.event(name, "chat"))["args"] == ["x"]
         assert (await dp.event("p", "news-not-n"))["args"] == []
         assert (await dn.event("n", "to-n-id"))["args"] == []
-        await dp.event("p", "vol")
-        await dn.event("n", "vol")
+        await dp.event("p", "vol")  # (Node may drop a volatile packet while its transport is busy)
 
         await emitter.in_("news").sockets_join("joined")
         await emitter.to("joined").emit("joined")
