@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Middleware", "Namespace"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.server")
 
 H = TypeVar("H", bound=Handler)
 Middleware = Callable[[Socket], Any]
@@ -423,10 +423,10 @@ class Namespace:
         try:
             result = spec.fn(socket, *spec.adapt(args))
         except InvalidPayload as exc:
-            reject_payload(exc, event, socket.id, None)
+            reject_payload(exc, event, socket.id, None, socket.logger)
             return
         except Exception:
-            logger.exception("error in %r handler %s on socket %s", event, spec.name, socket.id)
+            socket.logger.exception("error in %r handler %s on socket %s", event, spec.name, socket.id)
             return
         if asyncio.iscoroutine(result):
             self.server._tasks.spawn(result)
@@ -436,7 +436,7 @@ class Namespace:
             try:
                 result = spec.fn(*spec.adapt([reason.value]))
             except Exception:
-                logger.exception("error in %r handler of socket %s", event, socket.id)
+                socket.logger.exception("error in %r handler of socket %s", event, socket.id)
                 continue
             if asyncio.iscoroutine(result):
                 self.server._tasks.spawn(result)

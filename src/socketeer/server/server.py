@@ -31,14 +31,14 @@ from ..transports.tasks import TaskGroupLite
 from .broadcast import BroadcastOperator, RoomsLike
 from .client import Client
 from .namespace import Middleware, Namespace
-from .socket import RemoteSocket
+from .socket import HandlerObserver, RemoteSocket
 
 if TYPE_CHECKING:
     from .client import Client as _Client
 
 __all__ = ["ConnectionStateRecovery", "ParentNamespace", "Server"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.server")
 
 H = TypeVar("H", bound=Handler)
 NamespacePredicate = Callable[[str, dict[str, Any]], Any]
@@ -178,6 +178,8 @@ class Server:
         self._namespace_listeners: list[Callable[[Namespace], Any]] = []
         self._closed = False
         self._started = False
+        self.handler_observer: HandlerObserver | None = None
+        """Told about every event handler run (:mod:`socketeer.metrics` installs one)."""
         self.sockets = self.of("/")
 
     def __repr__(self) -> str:
@@ -444,6 +446,7 @@ class Server:
             await asyncio.sleep(0)
         finally:
             self.engine.release_loop()
+            self._started = False  # served again, it starts its adapters again
             self._closed = False
             self._started = False  # served again, the adapters start again
 
