@@ -6,7 +6,8 @@ from importlib.metadata import entry_points
 
 import pytest
 
-APP = """  # a module name no other test imports: in-process runs share sys.modules
+# the user's app, in a module no other test imports (in-process pytest runs share sys.modules)
+APP = """
 from socketeer import Server
 
 io = Server()
