@@ -54,6 +54,7 @@ class Namespace:
         self._server_side: dict[str, list[HandlerSpec]] = {}
         self._ack_ids = 0
         self.adapter: Adapter = server._adapter_factory(self)
+        self._adapter_ready: asyncio.Future[None] | None = None
         server._adapter_created(self)
 
     def __repr__(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import re
@@ -253,6 +254,10 @@ class Server:
                     if nsp is None:
                         nsp = self._namespaces[name] = parent.create_child(name)
                         self._namespace_created(nsp)
+                    ready = nsp._adapter_ready
+                    if ready is not None and not ready.done():
+                        with contextlib.suppress(Exception):
+                            await asyncio.shield(ready)
                     client._connecting.discard(name)
                     if not client.conn.closed:
                         nsp._add(client, auth)
@@ -409,7 +414,11 @@ class Server:
 
     def _adapter_created(self, nsp: Namespace) -> None:
         if self._started and not self._closed and not isinstance(nsp, ParentNamespace):
-            self._tasks.spawn(nsp.adapter.init())
+            # a namespace created on a running server: its adapter starts now; a client that made a
+            # dynamic namespace waits for it (so that it hears the cluster from its first packet on)
+            ready = asyncio.ensure_future(nsp.adapter.init())
+            nsp._adapter_ready = ready
+            ready.add_done_callback(_log_init_failure)
 
     def add_closer(self, closer: Callable[[], Any]) -> None:
         """Called by integrations: something to stop when the server closes."""
@@ -439,9 +448,15 @@ class Server:
             self.engine.release_loop()
             self._started = False  # served again, it starts its adapters again
             self._closed = False
+            self._started = False  # served again, the adapters start again
 
     async def __aenter__(self) -> Server:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _log_init_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("an adapter failed to start", exc_info=task.exception())
