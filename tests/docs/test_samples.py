@@ -701,7 +701,11 @@ async def howto_engine_hooks(**_: Any) -> None:
 
 @check("scaling_redis_server.py", "scaling_node_server.js", "scaling_sharded_server.py", "scaling_emitter.py")
 async def scaling(
-    node_modules: Path, redis_server: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **_: Any
+    node_modules: Path,
+    redis_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    **_: Any,
 ) -> None:
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     port = free_port()
@@ -818,26 +822,6 @@ async def webtransport_serving(
         await prod.io.close()
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
-async def test_sample(name: str, request: pytest.FixtureRequest) -> None:
-    _, fn = CHECKS[name]
-    wanted = [
-        p
-        for p in (
-            "node_modules",
-            "capsys",
-            "caplog",
-            "tmp_path",
-            "certificate",
-            "monkeypatch",
-            "redis_server",
-        )
-        if p in fn.__code__.co_varnames
-    ]
-    fixtures = {p: request.getfixturevalue(p) for p in wanted}
-    await fn(**fixtures)
-
-
 @check("metrics_prometheus.py", "metrics_asgi.py")
 async def prometheus_metrics(**_: Any) -> None:
     sample = load("metrics_prometheus.py")
@@ -881,3 +865,23 @@ async def logging_context(**_: Any) -> None:
         logging.getLogger("socketeer.server").setLevel(logging.NOTSET)
     assert f"INFO [/ {sid} websocket] joined r1" in out.getvalue()
     assert '< 420["join","r1"]' in trace_out.getvalue() and "> 430[true]" in trace_out.getvalue()
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+async def test_sample(name: str, request: pytest.FixtureRequest) -> None:
+    _, fn = CHECKS[name]
+    wanted = [
+        p
+        for p in (
+            "node_modules",
+            "capsys",
+            "caplog",
+            "tmp_path",
+            "certificate",
+            "monkeypatch",
+            "redis_server",
+        )
+        if p in fn.__code__.co_varnames
+    ]
+    fixtures = {p: request.getfixturevalue(p) for p in wanted}
+    await fn(**fixtures)
