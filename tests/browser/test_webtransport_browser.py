@@ -20,7 +20,10 @@ from socketeer.transports.ports import HttpRequest, HttpResponse
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_JS = ROOT / "tests" / "node" / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 
+SAMPLE_JS = ROOT / "docs" / "samples" / "webtransport_page.js"
+
 PAGE = """<!doctype html><meta charset="utf-8"><title>t</title><script src="/client.js"></script>
+<script src="/sample.js"></script>
 <script>
 window.result = {events: [], connects: 0};
 const params = new URLSearchParams(location.search);
@@ -30,7 +33,11 @@ if (hash) {
   const value = Uint8Array.from(atob(hash), (c) => c.charCodeAt(0));
   options.transportOptions = {webtransport: {serverCertificateHashes: [{algorithm: "sha-256", value}]}};
 }
-const socket = window.socket = io(params.get("server"), options);
+const sample = params.get("sample");
+const socket = window.socket = sample === "webtransport"
+  ? connectOverWebTransport(params.get("server"), options.transportOptions.webtransport.serverCertificateHashes[0].value)
+  : sample === "upgrade" ? connectWithUpgrades(params.get("server"), options.transportOptions.webtransport)
+  : io(params.get("server"), options);
 socket.on("connect_error", (err) => { window.result.error = err.message; });
 socket.on("connect", () => { window.result.connects += 1; });
 socket.on("hello", (value, bytes) => {
@@ -47,10 +54,13 @@ socket.on("room", (n) => { window.result.room = n; });
 
 def site() -> Any:
     client_js = CLIENT_JS.read_bytes()
+    sample_js = SAMPLE_JS.read_bytes()
 
     async def handler(request: HttpRequest) -> HttpResponse:
         if request.path == "/client.js":
             return HttpResponse(200, [("Content-Type", "text/javascript")], client_js)
+        if request.path == "/sample.js":  # the documentation's page sample
+            return HttpResponse(200, [("Content-Type", "text/javascript")], sample_js)
         if request.path == "/":
             return HttpResponse(200, [("Content-Type", "text/html; charset=utf-8")], PAGE.encode())
         return HttpResponse(404)
@@ -92,8 +102,10 @@ async def pages() -> AsyncIterator[int]:
     await host.close()
 
 
-def url(page_port: int, server_port: int, options: dict[str, Any], cert: DevCertificate | None) -> str:
-    query = f"server=https://127.0.0.1:{server_port}&options={json.dumps(options)}"
+def url(
+    page_port: int, server_port: int, options: dict[str, Any], cert: DevCertificate | None, sample: str = ""
+) -> str:
+    query = f"server=https://127.0.0.1:{server_port}&options={json.dumps(options)}&sample={sample}"
     if cert is not None:
         query += "&hash=" + base64.b64encode(cert.sha256).decode().replace("+", "%2B").replace("/", "%2F")
     return f"http://127.0.0.1:{page_port}/?{query}"
@@ -113,8 +125,7 @@ async def test_webtransport_only_with_certificate_hashes(cert: DevCertificate, p
     srv = await io.serve("127.0.0.1", 0, certfile=cert.certfile, keyfile=cert.keyfile, webtransport=True)
     try:
         async with launch("MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", quic=True) as browser:
-            options = {"transports": ["webtransport"], "reconnection": False}
-            page = await browser(url(pages, srv.port, options, cert), "webtransport")
+            page = await browser(url(pages, srv.port, {}, cert, sample="webtransport"), "webtransport")
             result = await round_trip(page)
             assert result["room"] == "webtransport"
             assert await page.eval("socket.io.engine.transport.name") == "webtransport"
@@ -136,7 +147,7 @@ async def test_default_upgrade_path_ends_on_webtransport(cert: DevCertificate, p
             quic=True,
             extra_args=(f"--ignore-certificate-errors-spki-list={spki}",),
         ) as browser:
-            page = await browser(url(pages, srv.port, {"reconnection": False}, cert), "upgrade")
+            page = await browser(url(pages, srv.port, {}, cert, sample="upgrade"), "upgrade")
             await round_trip(page)
             await page.wait_for(
                 "socket.io.engine.transport.name === 'webtransport'", "the upgrade to WebTransport"

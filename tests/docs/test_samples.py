@@ -47,6 +47,7 @@ CHECKED_ELSEWHERE = {
     "examples/starlette_app.py": "tests/examples/test_examples.py",
     "examples/django_app.py": "tests/examples/test_examples.py",
     "examples/litestar_app.py": "tests/examples/test_examples.py",
+    "docs/samples/webtransport_page.js": "tests/browser/test_webtransport_browser.py",
 }
 
 
@@ -99,7 +100,6 @@ def included_files() -> set[str]:
 #: pages with code blocks that are not yet sample files run here, and why; a page stays listed only
 #: while it has such blocks (test_not_yet_run_is_still_true)
 NOT_YET_RUN = {
-    "webtransport.md": "the two JavaScript blocks are browser code (WebTransport, serverCertificateHashes)",
 }
 
 
@@ -527,6 +527,19 @@ async def tls(certificate: tuple[Path, Path], **_: Any) -> None:
         await sample.io.close()
 
 
+@check("webtransport_server.py", "webtransport_client.py")
+async def webtransport(tmp_path: Path, **_: Any) -> None:
+    sample = load("webtransport_server.py")
+    server = await sample.start_dev(str(tmp_path / "devcert"), port=0)
+    try:
+        url = f"https://127.0.0.1:{server.port}"
+        assert await load("webtransport_client.py").main(url, verify=False) == "pong over webtransport"
+        with pytest.raises(ConnectionError):  # verified: no authority vouches for a development certificate
+            await load("webtransport_client.py").main(url)
+    finally:
+        await sample.io.close()
+
+
 @check("testing_app.py", "test_testing_app.py")
 async def testing_guide(**_: Any) -> None:
     proc = await asyncio.create_subprocess_exec(
@@ -794,34 +807,6 @@ async def compression_options(monkeypatch: pytest.MonkeyPatch, **_: Any) -> None
         await client.disconnect()
 
 
-@check("webtransport_serve.py", "webtransport_devcert.py")
-async def webtransport_serving(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **_: Any
-) -> None:
-    dev = load("webtransport_devcert.py")
-    server = await dev.start(str(tmp_path / "devcert"), port=free_port())
-    try:
-        assert "sha-256" in capsys.readouterr().out
-        context = ssl.create_default_context(cafile=str(tmp_path / "devcert" / "dev-cert.pem"))
-        async with httpx.AsyncClient(trust_env=False, verify=context) as http:
-            answer = await http.get(f"https://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=polling")
-            assert answer.status_code == 200
-    finally:
-        await dev.io.close()
-    # the same certificate under the names the production sample reads, in its working directory
-    for name, source in (("fullchain.pem", "dev-cert.pem"), ("privkey.pem", "dev-key.pem")):
-        (tmp_path / name).write_bytes((tmp_path / "devcert" / source).read_bytes())
-    monkeypatch.chdir(tmp_path)
-    prod = load("webtransport_serve.py")
-    server = await prod.start("127.0.0.1", free_port())
-    try:
-        async with httpx.AsyncClient(trust_env=False, verify=context) as http:
-            answer = await http.get(f"https://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=polling")
-            assert answer.status_code == 200
-    finally:
-        await prod.io.close()
-
-
 @check("metrics_prometheus.py", "metrics_asgi.py")
 async def prometheus_metrics(**_: Any) -> None:
     sample = load("metrics_prometheus.py")
@@ -867,6 +852,7 @@ async def logging_context(**_: Any) -> None:
     assert '< 420["join","r1"]' in trace_out.getvalue() and "> 430[true]" in trace_out.getvalue()
 
 
+# last, so that every @check above is among the parameters
 @pytest.mark.parametrize("name", sorted(CHECKS))
 async def test_sample(name: str, request: pytest.FixtureRequest) -> None:
     _, fn = CHECKS[name]

@@ -262,7 +262,7 @@ class Manager:
 
     @property
     def transport(self) -> TransportName | None:
-        """The transport in use (``polling`` or ``websocket``), or ``None`` when not connected."""
+        """The transport in use (``polling``, ``websocket`` or ``webtransport``), or ``None`` when not connected."""
         engine = self.engine
         return engine.transport if engine is not None and engine.state == "open" else None
 
@@ -894,7 +894,8 @@ class AsyncClient(NamespaceSocket):
     also be given with ``namespace``. Options, with the official client's defaults (times in seconds):
 
     - connection: ``path``, ``transports`` (``("polling", "websocket")`` starts with polling and upgrades;
-      ``("websocket",)`` for WebSocket only), ``upgrade``, ``headers``, ``query``, ``ssl`` (an
+      ``("websocket",)`` for WebSocket only; ``("webtransport",)`` for WebTransport over HTTP/3, extra
+      ``socketeer[webtransport]``, an https URL), ``upgrade``, ``headers``, ``query``, ``ssl`` (an
       ``SSLContext``, or ``True`` for the default context; implied by https/wss), ``timeout``,
       ``per_message_deflate`` (offered by default, as the official client; ``False`` not to offer it, or
       :class:`~socketeer.PerMessageDeflate` options);
@@ -948,7 +949,7 @@ class AsyncClient(NamespaceSocket):
         port = parts.port or (443 if secure else 80)
         names = tuple(transports)
         for name in names:
-            if name not in ("polling", "websocket"):
+            if name not in ("polling", "websocket", "webtransport"):
                 raise ValueError(f"unknown transport {name!r}")
         if not path.startswith("/"):
             path = "/" + path
@@ -1002,7 +1003,7 @@ class AsyncClient(NamespaceSocket):
 
     @property
     def transport(self) -> TransportName | None:
-        """``polling`` or ``websocket`` while connected."""
+        """``polling``, ``websocket`` or ``webtransport`` while connected."""
         return self._manager.transport
 
     async def close(self) -> None:

@@ -12,12 +12,13 @@ The owner gives two callbacks: ``on_message(data)`` for each MESSAGE (``str`` wi
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import ssl as _ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from ..exceptions import RemoteProtocolError
@@ -49,7 +50,7 @@ __all__ = ["EngineClient", "EngineError", "EngineOptions", "TransportName"]
 
 logger = logging.getLogger("socketeer.client")
 
-TransportName = Literal["polling", "websocket"]
+TransportName = Literal["polling", "websocket", "webtransport"]
 OnMessage = Callable[[str | bytes], None]
 OnClose = Callable[[str, "BaseException | None"], None]
 # An outgoing item: a whole Engine.IO text packet (type digit included) or a binary MESSAGE.
@@ -273,6 +274,75 @@ class _WebSocketTransport(_Transport):
         task = self._task
         if task is not None and task is not asyncio.current_task():
             task.cancel()
+
+
+class _WebTransportTransport(_Transport):
+    """Engine.IO over a WebTransport session (:mod:`.webtransport`, extra ``webtransport``)."""
+
+    name: TransportName = "webtransport"
+
+    def __init__(self, conn: Any, manager: Any) -> None:
+        self._conn = conn
+        self._manager = manager
+        self._exiting: asyncio.Task[None] | None = None
+        self.writable = True
+        self.on_packet = _noop_packet
+        self.on_close = _noop_close
+        self.on_drain = _noop
+        conn.on_packet = lambda packet: self.on_packet(packet)
+        conn.on_end = self._ended
+
+    @classmethod
+    async def connect(cls, options: EngineOptions, sid: str | None) -> _WebTransportTransport:
+        try:
+            from .webtransport import open_webtransport
+        except ImportError as exc:
+            raise EngineError(f"the webtransport transport needs socketeer[webtransport] ({exc})") from exc
+        try:
+            conn, manager = await open_webtransport(
+                options.host, options.port, options.path, list(options.headers), options.ssl, options.timeout
+            )
+        except (ConnectionError, asyncio.TimeoutError) as exc:
+            raise EngineError(f"webtransport connection failed: {exc or type(exc).__name__}") from exc
+        transport = cls(conn, manager)
+        # the client speaks first: an open packet, with the sid of the session to upgrade
+        conn.send_items(["0" if sid is None else "0" + json.dumps({"sid": sid}, separators=(",", ":"))])
+        return transport
+
+    def start(self) -> None:
+        pass
+
+    def send(self, items: list[Item]) -> None:
+        self._conn.send_items(items)
+
+    async def close(self, send_close_packet: bool) -> None:
+        if not self.writable:
+            return
+        if send_close_packet:
+            self.send(["1"])
+        self.writable = False
+        self._conn.end_session()
+        await self._exit()
+
+    def abort(self) -> None:
+        self.writable = False
+        self._conn.on_end = _noop_close
+        self._conn.end_session()
+        if self._exiting is None:
+            self._exiting = asyncio.get_running_loop().create_task(self._exit())
+
+    async def _exit(self) -> None:
+        from .webtransport import _exit
+
+        await _exit(self._manager)
+
+    def _ended(self, reason: str, error: BaseException | None) -> None:
+        was_writable = self.writable
+        self.writable = False
+        if self._exiting is None:
+            self._exiting = asyncio.get_running_loop().create_task(self._exit())
+        if was_writable:
+            self.on_close(reason, error)
 
 
 def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
@@ -549,6 +619,9 @@ class EngineClient:
                     raise EngineError("handshake response has no open packet")
                 polling.sid = self.sid
                 polling.start()
+            elif first == "webtransport":
+                wt = await _WebTransportTransport.connect(self.options, None)
+                self._attach(wt)
             else:
                 ws = await _WebSocketTransport.connect(self.options, None)
                 self._attach(ws)
@@ -592,7 +665,7 @@ class EngineClient:
                 self._cancel_probe()
         transport = self._transport
         assert transport is not None
-        if transport.name == "websocket":
+        if transport.name != "polling":
             self._flush()
             await transport.close(send_close_packet=True)
         else:
