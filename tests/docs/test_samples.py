@@ -715,7 +715,11 @@ async def howto_engine_hooks(**_: Any) -> None:
 
 @check("scaling_redis_server.py", "scaling_node_server.js", "scaling_sharded_server.py", "scaling_emitter.py")
 async def scaling(
-    node_modules: Path, redis_server: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **_: Any
+    node_modules: Path,
+    redis_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    **_: Any,
 ) -> None:
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     port = free_port()

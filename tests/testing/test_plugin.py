@@ -6,6 +6,7 @@ from importlib.metadata import entry_points
 
 import pytest
 
+# the user's app, in a module no other test imports (in-process pytest runs share sys.modules)
 APP = """
 from socketeer import Server
 
@@ -81,3 +82,11 @@ async def test_missing_event_fails(socketeer_client):
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*TimeoutError: no 'never' event within 0.2 s*"])
+
+
+def test_pytest_starts_without_pytest_asyncio(pytester: pytest.Pytester) -> None:
+    """The entry point loads the plugin for every install of socketeer: pytest must start without the extra."""
+    pytester.makepyfile(pytest_asyncio="raise ImportError('pytest-asyncio is not installed')")
+    pytester.makepyfile(test_sync="def test_ok():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
