@@ -59,6 +59,10 @@ def peers(python: str) -> dict[str, Peer]:
         "socketeer-asgi": Peer(
             "socketeer-asgi", (python, str(PEERS_DIR / "socketeer_peer.py"), "--asgi"), ("echo", "fanout")
         ),
+        # with Prometheus metrics on (socketeer.metrics): what counting costs
+        "socketeer-metrics": Peer(
+            "socketeer-metrics", (python, str(PEERS_DIR / "socketeer_peer.py"), "--metrics"), ("echo", "fanout")
+        ),
     }
 
 

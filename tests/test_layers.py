@@ -11,6 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "socketeer"
 
 LAYER_OF_PACKAGE = {
     "_types": -1,
+    "logs": -1,
     "exceptions": -1,
     "protocol": 0,
     "engine": 1,
@@ -25,6 +26,7 @@ LAYER_OF_PACKAGE = {
     "__main__": 6,
     "admin": 5,
     "testing": 6,
+    "metrics": 5,
     "__init__": 7,
 }
 PURE_BANNED = {"asyncio", "time", "socket", "selectors", "threading"}

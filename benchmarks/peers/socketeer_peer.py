@@ -2,7 +2,8 @@
 
 Run: ``PORT=4000 python benchmarks/peers/socketeer_peer.py`` (standalone server, uvloop) or with
 ``--asgi`` the ASGI app under uvicorn; with ``REDIS_URL`` set, a node of a cluster on the Redis Streams
-adapter (or, with ``CLUSTER_ADAPTER`` ``redis`` or ``sharded``, the classic or sharded Redis adapter).
+adapter (or, with ``CLUSTER_ADAPTER`` ``redis`` or ``sharded``, the classic or sharded Redis adapter);
+``--metrics`` turns on Prometheus metrics (standalone).
 """
 
 from __future__ import annotations
@@ -66,11 +67,24 @@ def main() -> None:
     else:
         from socketeer.integrations.standalone import run
 
+        handler = None
+        if "--metrics" in sys.argv:  # Prometheus metrics on, served at /metrics
+            from socketeer.metrics import Metrics
+
+            handler = Metrics(io).http_handler()
         certfile = os.environ.get("CERTFILE")  # HTTPS, and WebTransport on UDP (webtransport_bench.py)
         if certfile:
-            run(io, "127.0.0.1", port, certfile=certfile, keyfile=os.environ.get("KEYFILE"), webtransport=True)
+            run(
+                io,
+                "127.0.0.1",
+                port,
+                certfile=certfile,
+                keyfile=os.environ.get("KEYFILE"),
+                webtransport=True,
+                http_handler=handler,
+            )
         else:
-            run(io, "127.0.0.1", port)
+            run(io, "127.0.0.1", port, http_handler=handler)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .engine.config import CookieConfig, CorsConfig, HttpCompression, Limits, PerMessageDeflate
 from .exceptions import AckTimeout, ConnectionRefused
+from .logs import enable_trace
 from .server.broadcast import BroadcastOperator
 from .server.engineio import EngineIOServer, EngineIOSocket
 from .server.namespace import Namespace
@@ -36,6 +37,7 @@ __all__ = [
     "PerMessageDeflate",
     "Server",
     "Socket",
+    "enable_trace",
 ]
 
 __version__ = "0.1.0"

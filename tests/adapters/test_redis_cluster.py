@@ -174,3 +174,37 @@ async def test_broadcast_with_acks_across_the_cluster_and_partial_answers(
     assert sorted(caught.value.responses) == sorted(answers)
     partial = await n.call("emitWithAck", event="q", ackTimeout=500)
     assert partial["error"] == "operation has timed out" and sorted(partial["responses"]) == sorted(answers)
+
+
+async def test_dynamic_namespaces_hear_the_cluster_from_their_first_client(
+    redis_server: RedisServer, start_py: Any, start_clients: Any
+) -> None:
+    import re
+
+    from socketeer.adapters.redis import RedisAdapter
+    from socketeer.adapters.redis_link import RedisLink
+
+    class RecordingAdapter(RedisAdapter):
+        started = False
+
+        async def init(self) -> None:
+            await super().init()
+            self.started = True
+
+    link = RedisLink(redis_server.url)
+    a = await start_py(lambda nsp: RecordingAdapter(nsp, link, requests_timeout=TIMEOUT))
+    b = await start_py(create_adapter(redis_server.url, requests_timeout=TIMEOUT))
+    started_at_connect: list[bool] = []
+    teams = a.io.of(re.compile(r"^/team-\d+$"))
+    teams.on("connection", lambda socket, auth: started_at_connect.append(socket.namespace.adapter.started))
+    b.io.of(re.compile(r"^/team-\d+$"))
+    da, db = await start_clients(a.url), await start_clients(b.url)
+    assert (await db.connect("b", "websocket", nsp="/team-1"))["connected"]
+    assert (await da.connect("a", "websocket", nsp="/team-1"))["connected"]
+    # the child namespace that a's first client made was subscribed before that client was connected
+    assert started_at_connect == [True]
+    b.io.of("/team-1").emit("hi", 1)
+    assert (await da.event("a", "hi"))["args"] == [1]
+    a.io.of("/team-1").emit("back")
+    await db.event("b", "back")
+    assert await a.io.of("/team-1").server_count() == 2

@@ -71,7 +71,9 @@ async def test_mixed_sharded_cluster(
     assert sorted((await n.call("emitWithAck", event="q", ackTimeout=5000))["responses"]) == ["a", "b", "n"]
 
     await a.io.in_("blue").sockets_join("joined")
-    b.io.to("joined").emit("joined")
+    # two rooms: the namespace's channel. A broadcast to "joined" alone would go on the room's own
+    # channel, to which a server subscribes only once the join has reached it (as with Node).
+    b.io.to("joined", "nobody-here").emit("joined")
     assert (await db.event("b", "joined"))["args"] == []
     assert (await dn.event("n", "joined"))["args"] == []
     await a.io.in_(ids["n"]).disconnect_sockets()

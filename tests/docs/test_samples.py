@@ -20,6 +20,7 @@ import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from io import StringIO
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -96,11 +97,9 @@ def included_files() -> set[str]:
     return found
 
 
-#: pages (written beside the site) whose code blocks are not yet sample files run here; each stays
-#: listed only while it has such blocks (see test_not_yet_run_is_still_true)
+#: pages with code blocks that are not yet sample files run here, and why; a page stays listed only
+#: while it has such blocks (test_not_yet_run_is_still_true)
 NOT_YET_RUN = {
-    "scaling.md": "Redis adapters and the emitter: needs samples run against redis-server and a Node peer",
-    "cluster.md": "Redis Streams, SessionRouter between machines, --workers behind nginx",
 }
 
 
@@ -394,9 +393,6 @@ async def auth(node_modules: Path, **_: Any) -> None:
 
 @check("nginx_site.conf")
 async def nginx(node_modules: Path, tmp_path: Path, **_: Any) -> None:
-    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx_bin).is_file():
-        pytest.fail("nginx is required for the nginx sample: apt-get install nginx")
     one, two = load("quickstart.py").io, load("quickstart.py").io
     async with serving(one) as url_one, serving(two) as url_two:
         front = free_port()
@@ -405,26 +401,7 @@ async def nginx(node_modules: Path, tmp_path: Path, **_: Any) -> None:
         site = site.replace("127.0.0.1:3001", url_two.removeprefix("http://"))
         site = site.replace("127.0.0.1:8080", f"127.0.0.1:{front}")
         (tmp_path / "site.conf").write_text(site)
-        (tmp_path / "nginx.conf").write_text(
-            f"worker_processes 1;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-            "events { worker_connections 256; }\n"
-            f"http {{\n access_log off;\n client_body_temp_path {tmp_path}/body;\n"
-            f" proxy_temp_path {tmp_path}/proxy;\n include {tmp_path}/site.conf;\n}}\n"
-        )
-        proc = await asyncio.create_subprocess_exec(
-            nginx_bin, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;",
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        try:
-            async with asyncio.timeout(TIMEOUT), httpx.AsyncClient(trust_env=False) as http:
-                while True:  # nginx says nothing when it listens: ask it (bounded by the timeout)
-                    with contextlib.suppress(httpx.TransportError):
-                        answer = await http.get(
-                            f"http://127.0.0.1:{front}/socket.io/?EIO=4&transport=polling"
-                        )
-                        if answer.status_code == 200:
-                            break
-                    await asyncio.sleep(0.05)
+        async with running_nginx(tmp_path, front):
             front_url = f"http://127.0.0.1:{front}"
             assert "server: received" in await run_node(node_modules, "quickstart_client.js", front_url)
             clients = await NodeClients.start(node_modules, front_url)
@@ -439,9 +416,87 @@ async def nginx(node_modules: Path, tmp_path: Path, **_: Any) -> None:
                     await clients.disconnect(mode)
             finally:
                 await clients.close()
-        finally:
-            proc.terminate()
-            await asyncio.wait_for(proc.wait(), TIMEOUT)
+
+
+@contextlib.asynccontextmanager
+async def running_nginx(tmp_path: Path, front: int) -> AsyncIterator[None]:
+    """Debian's nginx with ``tmp_path/site.conf`` in its ``http`` block, until it answers on ``front``."""
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx_bin).is_file():
+        pytest.fail("nginx is required for the nginx samples: apt-get install nginx")
+    (tmp_path / "nginx.conf").write_text(
+        f"worker_processes 1;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        "events { worker_connections 256; }\n"
+        f"http {{\n access_log off;\n client_body_temp_path {tmp_path}/body;\n"
+        f" proxy_temp_path {tmp_path}/proxy;\n include {tmp_path}/site.conf;\n}}\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        nginx_bin, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;",
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(TIMEOUT), httpx.AsyncClient(trust_env=False) as http:
+            while True:  # nginx says nothing when it listens: ask it (bounded by the timeout)
+                with contextlib.suppress(httpx.TransportError):
+                    answer = await http.get(f"http://127.0.0.1:{front}/socket.io/?EIO=4&transport=polling")
+                    if answer.status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+        yield
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), TIMEOUT)
+
+
+@check("cluster_streams.py")
+async def cluster_streams(redis_server: Any, monkeypatch: pytest.MonkeyPatch, **_: Any) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    one, two = load("cluster_streams.py").io, load("cluster_streams.py").io
+    assert one.recovery is not None
+    async with serving(one), serving(two) as url_two:
+        client = socketeer.AsyncClient(url_two)
+        news: asyncio.Queue[Any] = asyncio.Queue()
+        client.on("news", news.put_nowait)
+        await client.connect()
+        assert await until_received(news, lambda: one.emit("news", "streamed")) == "streamed"
+        await client.disconnect()
+
+
+@check("cluster_router.py", "cluster_nginx.conf")
+async def cluster_router(
+    node_modules: Path, redis_server: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **_: Any
+) -> None:
+    ports = free_port(), free_port()
+    monkeypatch.setenv("REDIS_URL", redis_server.url)  # loopback only: never the sample's 10.0.0.x defaults
+    monkeypatch.setenv("NODE01", f"127.0.0.1:{ports[0]}")
+    monkeypatch.setenv("NODE02", f"127.0.0.1:{ports[1]}")
+    sample = load("cluster_router.py")
+    one, two = sample.create_server("node01"), sample.create_server("node02")
+    for io in (one, two):
+        io.on("hello", lambda socket: "hi")
+    async with serving(one, port=ports[0]), serving(two, port=ports[1]):
+        async with httpx.AsyncClient(trust_env=False, timeout=TIMEOUT) as http:
+            opened = await http.get(f"http://127.0.0.1:{ports[0]}/socket.io/?EIO=4&transport=polling")
+            sid = opened.text[1:].split('"')[3]
+            assert sid.startswith("node01")
+            elsewhere = f"http://127.0.0.1:{ports[1]}/socket.io/?EIO=4&transport=polling&sid={sid}"
+            assert (await http.post(elsewhere, content=b"40")).text == "ok"  # relayed to node01
+            assert (await http.get(elsewhere)).text.startswith("40{")
+        front = free_port()
+        site = (SAMPLES / "cluster_nginx.conf").read_text()
+        site = site.replace("127.0.0.1:8001", f"127.0.0.1:{ports[0]}").replace(
+            "127.0.0.1:8002", f"127.0.0.1:{ports[1]}"
+        )
+        (tmp_path / "site.conf").write_text(site.replace("listen 8000;", f"listen 127.0.0.1:{front};"))
+        async with running_nginx(tmp_path, front):
+            clients = await NodeClients.start(node_modules, f"http://127.0.0.1:{front}")
+            try:
+                for name in ("a", "b", "c"):  # round robin: handshakes and polls land on both servers
+                    outcome = await clients.connect(name, "polling")
+                    assert outcome["connected"], outcome
+                    assert await clients.emit_with_ack(name, "hello") == ["hi"]
+            finally:
+                await clients.close()
 
 
 @pytest.fixture(scope="module")
@@ -479,6 +534,11 @@ async def webtransport(tmp_path: Path, **_: Any) -> None:
     try:
         url = f"https://127.0.0.1:{server.port}"
         assert await load("webtransport_client.py").main(url, verify=False) == "pong over webtransport"
+        # the same certificate serves HTTPS on TCP (polling, WebSocket), same port
+        context = ssl.create_default_context(cafile=str(tmp_path / "devcert" / "dev-cert.pem"))
+        async with httpx.AsyncClient(trust_env=False, verify=context) as http:
+            answer = await http.get(f"{url}/socket.io/?EIO=4&transport=polling")
+            assert answer.status_code == 200 and '"webtransport"' in answer.text
         with pytest.raises(ConnectionError):  # verified: no authority vouches for a development certificate
             await load("webtransport_client.py").main(url)
     finally:
@@ -657,13 +717,157 @@ async def howto_engine_hooks(**_: Any) -> None:
         assert poll.headers["x-served-by"] == "node-1" and "set-cookie" not in poll.headers
 
 
+@check("scaling_redis_server.py", "scaling_node_server.js", "scaling_sharded_server.py", "scaling_emitter.py")
+async def scaling(
+    node_modules: Path, redis_server: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **_: Any
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    port = free_port()
+    monkeypatch.setenv("PORT", str(port))
+    node = await Node.start(node_modules, "scaling_node_server.js", "")
+    drivers: list[NodeClients] = []
+    try:
+        await node.expect(f"listening on {port}")
+        async with serving(load("scaling_redis_server.py").io) as url:
+            for name, target in (("py", url), ("node", f"http://127.0.0.1:{port}")):
+                driver = await NodeClients.start(node_modules, target)
+                drivers.append(driver)
+                assert (await driver.connect(name, "websocket"))["connected"]
+            py_id = (await drivers[0].state("py"))["id"]
+            await load("scaling_emitter.py").main(py_id)
+            for driver, name in zip(drivers, ("py", "node"), strict=True):
+                assert (await driver.event(name, "maintenance"))["args"] == [{"in": 300}]
+            assert await drivers[0].disconnected("py") == "io server disconnect"
+            await node.expect("reloading config")
+            async with asyncio.timeout(TIMEOUT):
+                while "reloading config" not in capsys.readouterr().out:
+                    await asyncio.sleep(0.01)  # the print of the server in this process: no event to await
+        sharded = load("scaling_sharded_server.py").io
+        async with serving(sharded):
+            assert await sharded.server_count() == 1
+    finally:
+        for driver in drivers:
+            await driver.close()
+        if node.proc.returncode is None:  # a server: it runs until stopped
+            node.proc.kill()
+        await node.proc.wait()
+
+
+async def until_received(queue: asyncio.Queue[Any], send: Callable[[], None]) -> Any:
+    """Send until the other server hears it: its subscription to Redis is set up a moment after it
+    starts, and nothing tells when (bounded by the timeout)."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            send()
+            with contextlib.suppress(asyncio.TimeoutError):
+                return await asyncio.wait_for(queue.get(), 0.2)
+
+
+@check("cluster_redis_router.py")
+async def cluster_redis_router(redis_server: Any, monkeypatch: pytest.MonkeyPatch, **_: Any) -> None:
+    port = free_port()
+    monkeypatch.setenv("REDIS_URL", redis_server.url)  # loopback only: never the sample's 10.0.0.x defaults
+    monkeypatch.setenv("ADVERTISE", f"127.0.0.1:{port}")
+    sample = load("cluster_redis_router.py")
+    async with (
+        serving(sample.io, port=port) as url,
+        httpx.AsyncClient(trust_env=False, timeout=TIMEOUT) as http,
+    ):
+        opened = await http.get(f"{url}/socket.io/?EIO=4&transport=polling")
+        assert opened.status_code == 200
+        assert sample.router.node_id and opened.text[1:].split('"')[3].startswith(sample.router.node_id)
+
+
+@check("compression_flags.py")
+async def compression_flags(**_: Any) -> None:
+    async with serving(load("compression_flags.py").io) as url:
+        client = socketeer.AsyncClient(url, transports=["websocket"])
+        got: asyncio.Queue[Any] = asyncio.Queue()
+        for event in ("frame", "blob"):
+            client.on(event, lambda data, event=event: got.put_nowait((event, data)))
+        await client.connect()
+        client.emit("snapshot", b"\xff\xd8jpeg" * 500, b"blob" * 500, {"t": 1})
+        seen = {await asyncio.wait_for(got.get(), TIMEOUT) for _ in range(2)}
+        assert seen == {("frame", b"\xff\xd8jpeg" * 500), ("blob", b"blob" * 500)}
+        await client.disconnect()
+
+
+@check("compression_http.py", "compression_deflate.py", "compression_client.py")
+async def compression_options(monkeypatch: pytest.MonkeyPatch, **_: Any) -> None:
+    plain = load("compression_http.py").io  # the last one: http_compression=False
+    async with serving(plain) as url, httpx.AsyncClient(trust_env=False) as http:
+        answer = await http.get(
+            f"{url}/socket.io/?EIO=4&transport=polling", headers={"Accept-Encoding": "gzip"}
+        )
+        assert answer.status_code == 200 and "content-encoding" not in answer.headers
+    deflating = load("compression_deflate.py").io
+    async with serving(deflating) as url:
+        monkeypatch.setenv("SERVER_URL", url)
+        client = load("compression_client.py").client  # the last one: offers deflate, threshold 0
+        await client.connect()
+        await client.disconnect()
+
+
 @pytest.mark.parametrize("name", sorted(CHECKS))
 async def test_sample(name: str, request: pytest.FixtureRequest) -> None:
     _, fn = CHECKS[name]
     wanted = [
         p
-        for p in ("node_modules", "capsys", "caplog", "tmp_path", "certificate", "monkeypatch")
+        for p in (
+            "node_modules",
+            "capsys",
+            "caplog",
+            "tmp_path",
+            "certificate",
+            "monkeypatch",
+            "redis_server",
+        )
         if p in fn.__code__.co_varnames
     ]
     fixtures = {p: request.getfixturevalue(p) for p in wanted}
     await fn(**fixtures)
+
+
+@check("metrics_prometheus.py", "metrics_asgi.py")
+async def prometheus_metrics(**_: Any) -> None:
+    sample = load("metrics_prometheus.py")
+    async with serving(sample.io, http_handler=sample.metrics.http_handler("/metrics")) as url:
+        client = socketeer.AsyncClient(url, reconnection=False)
+        await client.connect()
+        assert await client.emit_with_ack("work", 21) == 42
+        async with httpx.AsyncClient(trust_env=False) as http:
+            text = (await http.get(f"{url}/metrics")).text
+        await client.close()
+    assert 'socketeer_connected_sockets{namespace="/",transport="' in text
+    assert 'socketeer_handler_seconds_count{event="work"} 1.0' in text
+    asgi = load("metrics_asgi.py")
+    async with serving_asgi(asgi.app, asgi.io.close) as url:
+        client = socketeer.AsyncClient(url, reconnection=False)
+        await client.connect()
+        async with httpx.AsyncClient(trust_env=False) as http:
+            text = (await http.get(f"{url}/metrics")).text
+        await client.close()
+    assert "socketeer_handshakes_total{transport=" in text
+
+
+@check("logging_context.py")
+async def logging_context(**_: Any) -> None:
+    sample = load("logging_context.py")
+    out, trace_out = StringIO(), StringIO()
+    handler = sample.configure_logging(out)
+    trace_handler = logging.StreamHandler(trace_out)
+    socketeer.enable_trace(handler=trace_handler)
+    try:
+        async with serving(sample.io) as url:
+            client = socketeer.AsyncClient(url, transports=("websocket",), reconnection=False)
+            await client.connect()
+            assert await client.emit_with_ack("join", "r1") is True
+            sid = client.id
+            await client.close()
+    finally:
+        socketeer.enable_trace(False)
+        logging.getLogger("socketeer.trace").removeHandler(trace_handler)
+        logging.getLogger("socketeer.server").removeHandler(handler)
+        logging.getLogger("socketeer.server").setLevel(logging.NOTSET)
+    assert f"INFO [/ {sid} websocket] joined r1" in out.getvalue()
+    assert '< 420["join","r1"]' in trace_out.getvalue() and "> 430[true]" in trace_out.getvalue()

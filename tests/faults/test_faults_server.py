@@ -7,13 +7,16 @@ back up) or A's connection is cut in the middle of a frame or an answer. Checked
 - B receives the whole broadcast promptly and its acknowledgements stay fast (A does not slow it);
 - the server ends A's old session by itself (``ping timeout`` for the stall, at once for the cut): no
   half-open session is left behind, and A reconnects;
-- once both clients leave, no engine session, no namespace socket and no task is left on the server.
+- once both clients leave, no engine session, no namespace socket and no task is left on the server,
+  and the memory the broadcast took (traced with ``tracemalloc``) is given back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
+import tracemalloc
 from collections.abc import AsyncIterator
 
 import pytest
@@ -26,9 +29,9 @@ from socketeer import Server, Socket
 MODES: dict[str, tuple[str, ...]] = {"polling": ("polling",), "websocket": ("websocket",)}
 COUNT = 100
 # 6 MB on a WebSocket, more than loopback socket buffers hold, so the server's writes to A do back up; with
-# polling, what A does not fetch waits in the server's buffer for A anyway, and 2 MB keeps B's answers
+# polling, what A does not fetch waits in the server's buffer for A anyway, and 1 MB keeps B's answers
 # within the suite's short ping timeout (a ping waits behind the events queued before it)
-SIZES = {"polling": 20_000, "websocket": 60_000}
+SIZES = {"polling": 10_000, "websocket": 60_000}
 _keys = itertools.count()
 
 
@@ -53,6 +56,8 @@ async def test_fault_on_one_client_during_a_broadcast(
 
     port = int((await io.serve("127.0.0.1", 0)).port)
     tasks_before = len(asyncio.all_tasks())
+    tracemalloc.start()
+    memory_before = tracemalloc.get_traced_memory()[0]
     proxy = await FaultProxy(port).start()
     fault_proxy.append(proxy)
     key = f"crowd-{next(_keys)}"
@@ -93,5 +98,11 @@ async def test_fault_on_one_client_during_a_broadcast(
         assert len(io.engine.connections) == 2 and len(b.seen.of("disconnect")) == 0
     finally:
         await asyncio.gather(a.close(), b.close())
-    await proxy.close()
-    await settled(io, tasks_before)
+        await proxy.close()
+    try:
+        await settled(io, tasks_before)
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - memory_before
+        assert kept < 1_000_000, f"{kept} bytes still held after a {COUNT * SIZES[mode]} byte broadcast"
+    finally:
+        tracemalloc.stop()

@@ -37,7 +37,7 @@ from ..transports.ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocket
 
 __all__ = ["HttpHandler", "StandaloneServer", "serve"]
 
-logger = logging.getLogger("socketeer.server")
+logger = logging.getLogger("socketeer.standalone")
 
 HttpHandler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 

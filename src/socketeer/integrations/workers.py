@@ -35,7 +35,7 @@ from ..transports.forwarding import NODE_ID_LENGTH, SessionRouter, new_node_id
 
 __all__ = ["UpgradeHandoff", "run_worker", "run_workers"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.workers")
 
 HUB_NAME = "hub.sock"
 _NODE_ID = re.compile(r"[a-z0-9]{6}")

@@ -24,7 +24,18 @@ class WireMessage:
     (``emit`` after ``compress(False)``) keeps the message out of HTTP and WebSocket compression.
     """
 
-    __slots__ = ("_frames", "_segments", "_stream", "binaries", "compress", "deflated", "packet", "text", "volatile")
+    __slots__ = (
+        "_frames",
+        "_segments",
+        "_stream",
+        "binaries",
+        "compress",
+        "deflated",
+        "nbytes",
+        "packet",
+        "text",
+        "volatile",
+    )
 
     def __init__(
         self,
@@ -36,6 +47,10 @@ class WireMessage:
         self.text = text
         self.binaries = binaries
         self.volatile = volatile
+        self.nbytes = (len(text) if text is not None else 0) + (
+            sum([len(b) for b in binaries]) if binaries else 0
+        )
+        """The size of the packets' data in bytes (the text's type digit included), as :meth:`size`."""
         self.compress = compress
         self.packet: Any = None  # the decoded form, when the sender kept it (for outgoing listeners)
         # (settings, frames) of the last permessage-deflate compression shared between connections
@@ -78,7 +93,7 @@ class WireMessage:
         return segments
 
     def size(self) -> int:
-        return (len(self.text) if self.text is not None else 0) + sum(len(b) for b in self.binaries)
+        return self.nbytes
 
     def __repr__(self) -> str:
         return f"WireMessage(text={self.text!r}, binaries={len(self.binaries)}, volatile={self.volatile})"

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BroadcastOperator", "RoomsLike"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.server")
 
 RoomsLike = Room | Iterable[Room]
 
@@ -131,6 +131,9 @@ class BroadcastOperator:
         try:
             await asyncio.wait_for(complete(), self.flags.timeout)
         except asyncio.TimeoutError:
+            counters = self.namespace.server.engine.counters
+            if counters is not None:
+                counters.acks_timed_out += 1
             raise AckTimeout("operation has timed out", list(responses)) from None
         return responses
 

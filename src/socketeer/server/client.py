@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Client"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.server")
 
 _CONNECT = SocketPacketType.CONNECT
 
@@ -115,6 +115,9 @@ class Client:
     # -- used by sockets and namespaces --------------------------------------------------------
 
     def refuse(self, namespace: str, message: str, data: Any = None, *, invalid_namespace: bool = False) -> None:
+        counters = self.server.engine.counters
+        if counters is not None:
+            counters.refusals["invalid_namespace" if invalid_namespace else "middleware"] += 1
         payload: Any = {"message": message}
         if self.conn.protocol == 3 and not invalid_namespace:
             payload = data if data is not None else message  # the v4 protocol: the data, or a plain string

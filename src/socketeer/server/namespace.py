@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Middleware", "Namespace"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.server")
 
 H = TypeVar("H", bound=Handler)
 Middleware = Callable[[Socket], Any]
@@ -54,6 +54,7 @@ class Namespace:
         self._server_side: dict[str, list[HandlerSpec]] = {}
         self._ack_ids = 0
         self.adapter: Adapter = server._adapter_factory(self)
+        self._adapter_ready: asyncio.Future[None] | None = None
         server._adapter_created(self)
 
     def __repr__(self) -> str:
@@ -422,10 +423,10 @@ class Namespace:
         try:
             result = spec.fn(socket, *spec.adapt(args))
         except InvalidPayload as exc:
-            reject_payload(exc, event, socket.id, None)
+            reject_payload(exc, event, socket.id, None, socket.logger)
             return
         except Exception:
-            logger.exception("error in %r handler %s on socket %s", event, spec.name, socket.id)
+            socket.logger.exception("error in %r handler %s on socket %s", event, spec.name, socket.id)
             return
         if asyncio.iscoroutine(result):
             self.server._tasks.spawn(result)
@@ -435,7 +436,7 @@ class Namespace:
             try:
                 result = spec.fn(*spec.adapt([reason.value]))
             except Exception:
-                logger.exception("error in %r handler of socket %s", event, socket.id)
+                socket.logger.exception("error in %r handler of socket %s", event, socket.id)
                 continue
             if asyncio.iscoroutine(result):
                 self.server._tasks.spawn(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import re
@@ -30,14 +31,14 @@ from ..transports.tasks import TaskGroupLite
 from .broadcast import BroadcastOperator, RoomsLike
 from .client import Client
 from .namespace import Middleware, Namespace
-from .socket import RemoteSocket
+from .socket import HandlerObserver, RemoteSocket
 
 if TYPE_CHECKING:
     from .client import Client as _Client
 
 __all__ = ["ConnectionStateRecovery", "ParentNamespace", "Server"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.server")
 
 H = TypeVar("H", bound=Handler)
 NamespacePredicate = Callable[[str, dict[str, Any]], Any]
@@ -177,6 +178,8 @@ class Server:
         self._namespace_listeners: list[Callable[[Namespace], Any]] = []
         self._closed = False
         self._started = False
+        self.handler_observer: HandlerObserver | None = None
+        """Told about every event handler run (:mod:`socketeer.metrics` installs one)."""
         self.sockets = self.of("/")
 
     def __repr__(self) -> str:
@@ -251,6 +254,10 @@ class Server:
                     if nsp is None:
                         nsp = self._namespaces[name] = parent.create_child(name)
                         self._namespace_created(nsp)
+                    ready = nsp._adapter_ready
+                    if ready is not None and not ready.done():
+                        with contextlib.suppress(Exception):
+                            await asyncio.shield(ready)
                     client._connecting.discard(name)
                     if not client.conn.closed:
                         nsp._add(client, auth)
@@ -407,7 +414,11 @@ class Server:
 
     def _adapter_created(self, nsp: Namespace) -> None:
         if self._started and not self._closed and not isinstance(nsp, ParentNamespace):
-            self._tasks.spawn(nsp.adapter.init())
+            # a namespace created on a running server: its adapter starts now; a client that made a
+            # dynamic namespace waits for it (so that it hears the cluster from its first packet on)
+            ready = asyncio.ensure_future(nsp.adapter.init())
+            nsp._adapter_ready = ready
+            ready.add_done_callback(_log_init_failure)
 
     def add_closer(self, closer: Callable[[], Any]) -> None:
         """Called by integrations: something to stop when the server closes."""
@@ -435,10 +446,17 @@ class Server:
             await asyncio.sleep(0)
         finally:
             self.engine.release_loop()
+            self._started = False  # served again, it starts its adapters again
             self._closed = False
+            self._started = False  # served again, the adapters start again
 
     async def __aenter__(self) -> Server:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _log_init_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("an adapter failed to start", exc_info=task.exception())

@@ -6,12 +6,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from time import perf_counter
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from .._types import Room, Sid
 from ..adapters.base import BroadcastFlags, BroadcastOptions, PersistedSession
 from ..exceptions import AckTimeout, InvalidPayload, NotConnected
+from ..logs import socket_logger
 from ..protocol.socketio_packets import (
     RESERVED_EVENTS,
     SocketPacket,
@@ -29,9 +31,9 @@ if TYPE_CHECKING:
     from .client import Client
     from .namespace import Namespace
 
-__all__ = ["Handshake", "RemoteSocket", "Socket"]
+__all__ = ["HandlerObserver", "Handshake", "RemoteSocket", "Socket"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.server")
 
 _EVENT = SocketPacketType.EVENT
 _ACK = SocketPacketType.ACK
@@ -183,6 +185,12 @@ class Socket:
         return set(self.namespace.adapter.socket_rooms(self.id))
 
     @property
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A ``socketeer.server`` logger whose records carry this socket's ``sid`` (Engine.IO session),
+        ``socket_id``, ``namespace`` and ``transport`` as attributes, for your handlers too."""
+        return socket_logger(self)
+
+    @property
     def transport(self) -> str:
         """``"polling"``, ``"websocket"`` or ``"webtransport"``: the transport in use now."""
         return self.client.conn.transport
@@ -314,7 +322,7 @@ class Socket:
             try:
                 spec.fn(event, *args)
             except Exception:
-                logger.exception("error in outgoing listener of socket %s", self.id)
+                self.logger.exception("error in outgoing listener of socket %s", self.id)
 
     def _emit_packet(
         self, event: str, args: list[Any], ack_id: int | None, volatile: bool, compress: bool = True
@@ -367,6 +375,9 @@ class Socket:
         try:
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
+            counters = self.namespace.server.engine.counters
+            if counters is not None:
+                counters.acks_timed_out += 1
             raise AckTimeout(f"no acknowledgement for {event!r} within {timeout} s") from None
         finally:
             self._acks.pop(ack_id, None)
@@ -405,6 +416,9 @@ class Socket:
         if not self.connected:
             return
         namespace = self.namespace
+        counters = namespace.server.engine.counters
+        if counters is not None:
+            counters.disconnects[(self._nsp_name, reason.value)] += 1
         namespace._run_lifecycle(self, "disconnecting", reason)
         if self.pid is not None and reason in RECOVERABLE_REASONS and namespace.server.recovery is not None:
             namespace.adapter.persist_session(
@@ -442,7 +456,7 @@ class Socket:
             self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
 
     def _refuse_rate(self) -> None:
-        logger.info("disconnecting socket %s: over its incoming event rate", self.id)
+        self.logger.info("disconnecting socket %s: over its incoming event rate", self.id)
         self._send_packet(
             SocketPacket(
                 SocketPacketType.CONNECT_ERROR, self.namespace.name, {"message": "rate limit exceeded"}
@@ -457,7 +471,7 @@ class Socket:
                 if asyncio.iscoroutine(result):
                     await result
         except Exception as exc:
-            logger.info("packet %r refused by middleware on socket %s: %s", event, self.id, exc)
+            self.logger.info("packet %r refused by middleware on socket %s: %s", event, self.id, exc)
             message = str(exc) or type(exc).__name__
             # As the official server, nothing is sent for a refused packet; only an acknowledgement
             # the client waits for is answered, with the reason.
@@ -499,26 +513,79 @@ class Socket:
             try:
                 call_args = spec.adapt(args)
             except InvalidPayload as exc:
-                reject_payload(exc, event, self.id, ack)
+                reject_payload(exc, event, self.id, ack, self.logger)
                 return
+        server = self.namespace.server
+        observer = server.handler_observer
+        start = 0.0
+        if observer is not None:  # the metrics: one call in observer.every is timed
+            countdown = observer.countdown - 1
+            if countdown == 0:
+                observer.countdown = observer.every
+                start = perf_counter()
+            else:
+                observer.countdown = countdown
         try:
             if spec.wants_ack:
                 result = spec.fn(*leading, *call_args, ack=ack if ack is not None else _no_ack)
             else:
                 result = spec.fn(*leading, *call_args)
         except Exception:
-            logger.exception("error in handler %s of event %r on socket %s", spec.name, event, self.id)
+            if observer is not None:
+                observer.finished(event, start, failed=True)
+            self.logger.exception("error in handler %s of event %r on socket %s", spec.name, event, self.id)
             return
         if spec.is_async or type(result) is CoroutineType:
-            self.namespace.server._tasks.spawn(
-                result, None if ack is None or spec.wants_ack else ack.from_task
-            )
-        elif ack is not None and not spec.wants_ack:
-            ack.answer(result)
+            on_done: Callable[[Any], None] | None = None if ack is None or spec.wants_ack else ack.from_task
+            if observer is not None:
+                on_done = _observed(observer, event, start, on_done, spec.name)
+            server._tasks.spawn(result, on_done)
+        else:
+            if start:
+                observer.finished(event, start, failed=False)  # type: ignore[union-attr]
+            if ack is not None and not spec.wants_ack:
+                ack.answer(result)
+
+
+def _observed(
+    observer: HandlerObserver,
+    event: str,
+    start: float,
+    on_done: Callable[[Any], None] | None,
+    name: str,
+) -> Callable[[asyncio.Task[Any]], None]:
+    """The done-callback of an async handler's task that tells ``observer``, then does ``on_done``'s work."""
+
+    def finished(task: asyncio.Task[Any]) -> None:
+        failed = not task.cancelled() and task.exception() is not None
+        if failed or start:
+            observer.finished(event, start, failed=failed)
+        if on_done is not None:
+            on_done(task)
+        elif failed:
+            logger.error("error in handler %s of event %r", name, event, exc_info=task.exception())
+
+    return finished
 
 
 def _no_ack(*args: Any) -> None:
     pass
+
+
+class HandlerObserver(Protocol):
+    """Told about event handler runs (``Server.handler_observer``; the metrics install one).
+
+    Every failure is told; the run time of one call in ``every`` (``countdown`` counts down to it; a
+    negative ``countdown`` never reaches it).
+    """
+
+    every: int
+    countdown: int
+
+    def finished(self, event: str, start: float, *, failed: bool) -> None:
+        """A handler returned (its task ended, for an async one): one that raised (``failed``) or one that
+        was timed (``start`` is ``time.perf_counter()`` before it ran, 0.0 when it was not timed)."""
+        ...
 
 
 class TokenBucket:
@@ -568,12 +635,12 @@ class _SocketEmitter:
     def emit(self, event: str, *args: Any) -> None:
         check_event_name(event)
         if self._socket.connected:
-            self._socket._emit_packet(event, list(args), None, volatile=self._volatile, compress=self._compress)
+            self._socket._emit_packet(
+                event, list(args), None, volatile=self._volatile, compress=self._compress
+            )
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        return await self._socket.emit_with_ack(
-            event, *args, timeout=self._timeout, _compress=self._compress
-        )
+        return await self._socket.emit_with_ack(event, *args, timeout=self._timeout, _compress=self._compress)
 
 
 class RemoteSocket:

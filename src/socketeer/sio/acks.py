@@ -14,7 +14,7 @@ from ..exceptions import InvalidPayload
 
 __all__ = ["AckResponder", "ack_result", "as_ack_args", "reject_payload"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.sio")
 
 
 def as_ack_args(result: Any) -> list[Any]:
@@ -79,7 +79,13 @@ class AckResponder:
         self.answer(task.result())
 
 
-def reject_payload(error: InvalidPayload, event: Any, where: object, ack: AckResponder | None) -> None:
+def reject_payload(
+    error: InvalidPayload,
+    event: Any,
+    where: object,
+    ack: AckResponder | None,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger] = logger,
+) -> None:
     """Data that does not fit a typed handler: answer the acknowledgement the peer waits for with
     ``{"message": ..., "data": {"event": ..., "errors": [...]}}``, or log a warning when it waits for none.
     The handler does not run; the connection stays up."""
@@ -91,4 +97,4 @@ def reject_payload(error: InvalidPayload, event: Any, where: object, ack: AckRes
             }
         )
     else:
-        logger.warning("invalid payload for event %r on socket %s: %s", event, where, error.message)
+        log.warning("invalid payload for event %r on socket %s: %s", event, where, error.message)

@@ -150,7 +150,7 @@ async def next_event(client: NamespaceSocket, event: str, timeout: float = 5.0) 
 
 
 def _client(url: str, options: dict[str, Any]) -> AsyncClient:
-    settings: dict[str, Any] = {"reconnection": False, "timeout": 5.0}
+    settings: dict[str, Any] = {"reconnection": False, "timeout": 20.0}
     settings.update(options)
     client = AsyncClient(url, **settings)
     record_events(client)

@@ -20,6 +20,7 @@ from .._types import EngineSid
 from ..engine.config import EngineConfig
 from ..engine.session import ServerSession, SessionState, TimerAction
 from ..exceptions import ConnectionRefused, RemoteProtocolError
+from ..logs import trace, trace_enabled
 from ..protocol.engineio_errors import EngineErrorCode, error_body, error_status
 from ..protocol.engineio_handshake import OpenPayload
 from ..protocol.engineio_packets import EnginePacket, EnginePacketType, decode_payload
@@ -34,6 +35,7 @@ from ..protocol.engineio_v3 import (
 from ..protocol.http_compression import choose_encoding, encode_body
 from ..protocol.wire import WireMessage
 from .cors import cors_headers, preflight_headers
+from .counters import Counters, text_size
 from .forwarding import SessionRouter
 from .ports import NO_RECEIVER, HttpRequest, HttpResponse, WebSocketPort
 
@@ -170,6 +172,7 @@ class EngineConnection:
         "_probe",
         "_server",
         "_timer",
+        "_trace",
         "binary_payloads",
         "handler",
         "observer",
@@ -198,6 +201,7 @@ class EngineConnection:
             client_pings=protocol == 3,
         )
         self.handler: ConnectionHandler = _NULL_HANDLER
+        self._trace = trace_enabled()  # read once: socketeer.enable_trace() applies to new connections
         self.observer: ConnectionObserver | None = None
         self.ws: WebSocketPort | None = None
         self._probe: _UpgradeProbe | None = None
@@ -235,26 +239,38 @@ class EngineConnection:
         the next loop iteration)."""
         if self._overflowed:
             return False
+        if self._trace:
+            self._trace_out(message)
         ws = self.ws
         if ws is not None:
             if message.volatile and ws.backlogged():
+                self._dropped_volatile()
                 return False
             buffered = ws.buffered_amount()
-            if buffered and buffered + message.size() > self._server.config.limits.max_send_buffer:
+            if buffered and buffered + message.nbytes > self._server.config.limits.max_send_buffer:
                 self._overflow("send buffer")
                 return False
             ws.write(message)
+            counters = self._server.counters
+            if counters is not None:
+                counters.packets_out += 1 + len(message.binaries)
+                counters.bytes_out += message.nbytes
             return True
         if self.session.closed:
             return False
         if message.volatile and self._poll is None:
+            self._dropped_volatile()
             return False
-        size = message.size()
+        size = message.nbytes
         if self._outbox_bytes + size > self._server.config.limits.max_send_buffer:
             self._overflow("polling buffer")
             return False
         self._outbox.append(message)
         self._outbox_bytes += size
+        counters = self._server.counters
+        if counters is not None:
+            counters.packets_out += 1 + len(message.binaries)
+            counters.bytes_out += size
         if self._poll is not None:
             self._flush_poll()
         return True
@@ -266,13 +282,29 @@ class EngineConnection:
         self.observer = observer
         self.__class__ = _OBSERVED[type(self)]
 
+    def _trace_out(self, message: WireMessage) -> None:
+        if message.text is not None:
+            trace(self.sid, self.transport, ">", message.text.decode("utf-8", "replace"))
+        for blob in message.binaries:
+            trace(self.sid, self.transport, ">", blob)
+
+    def _dropped_volatile(self) -> None:
+        counters = self._server.counters
+        if counters is not None:
+            counters.volatile_drops += 1
+
     def _overflow(self, what: str) -> None:
+        counters = self._server.counters
         if self._server.config.limits.send_buffer_policy == "drop":
+            if counters is not None:
+                counters.send_buffer_drops += 1
             logger.debug("dropping a message for %s: %s over its limit (slow client)", self.sid, what)
             return
         # Not closed here: write() runs inside broadcasts and handlers, which iterate over the sockets
         # that closing would remove. What is written until the close is dropped.
         logger.warning("closing %s: %s over its limit (slow client)", self.sid, what)
+        if counters is not None:
+            counters.send_buffer_closes += 1
         self._overflowed = True
         self._server.loop.call_soon(self.close, CloseReason.TRANSPORT_ERROR)
 
@@ -357,12 +389,24 @@ class EngineConnection:
     # -- receiving -----------------------------------------------------------------------------
 
     def on_ws_text(self, text: str) -> None:
+        if self._trace:
+            trace(self.sid, "websocket", "<", text)
         if text[:1] == "4":
+            counters = self._server.counters
+            if counters is not None:
+                counters.packets_in += 1
+                counters.bytes_in += (len(text) if text.isascii() else text_size(text)) - 1
             self.handler.on_text(text[1:])
             return
         self._on_control(text, from_polling=False)
 
     def on_ws_binary(self, data: bytes) -> None:
+        if self._trace:
+            trace(self.sid, "websocket", "<", data)
+        counters = self._server.counters
+        if counters is not None:
+            counters.packets_in += 1
+            counters.bytes_in += len(data)
         self.handler.on_binary(data)
 
     def on_ws_close(self, reason: str) -> None:
@@ -396,6 +440,9 @@ class EngineConnection:
     def _finish_close(self, reason: str, poll_reply: bytes | None) -> None:
         if not self.session.close():
             return
+        counters = self._server.counters
+        if counters is not None:
+            counters.engine_closes[reason] += 1
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -478,7 +525,7 @@ class _V3Connection(EngineConnection):
         except RemoteProtocolError:
             self._finish_close(CloseReason.PARSE_ERROR, None)
             return
-        self.handler.on_binary(data)
+        super().on_ws_binary(data)  # counted and traced decoded, as v4 frames
 
 
 class _ObservedConnection(EngineConnection):
@@ -607,6 +654,8 @@ class EngineServer:
         self._upgrades = ["websocket"] if config.allow_upgrades and "websocket" in config.transports else []
         self._handshakes: dict[str, tuple[float, int]] = {}
         self._error_listeners: list[ConnectionErrorListener] = []
+        self.counters: Counters | None = None
+        """What :mod:`socketeer.metrics` reads; ``None`` until it is installed."""
         self.router: SessionRouter | None = None
 
     def use_router(self, router: SessionRouter | None) -> None:
@@ -983,13 +1032,22 @@ class EngineServer:
                 logger.info("closing %s: bad payload (%s)", conn.sid, exc)
                 conn._finish_close(CloseReason.PARSE_ERROR, b"1")
                 return _error(EngineErrorCode.BAD_REQUEST, cors)
+            counters = self.counters
+            if conn._trace:
+                trace(conn.sid, "polling", "<", request.body.decode("utf-8", "replace"))
             for packet in packets:
                 if conn.session.closed:
                     break
                 if packet.type is EnginePacketType.MESSAGE:
                     if isinstance(packet.data, bytes):
+                        if counters is not None:
+                            counters.packets_in += 1
+                            counters.bytes_in += len(packet.data)
                         conn.handler.on_binary(packet.data)
                     else:
+                        if counters is not None:
+                            counters.packets_in += 1
+                            counters.bytes_in += text_size(packet.data)
                         conn.handler.on_text(packet.data)
                 else:
                     data = packet.data if isinstance(packet.data, str) else ""

@@ -27,7 +27,7 @@ from .ports import HttpRequest, HttpResponse
 
 __all__ = ["NODE_ID_LENGTH", "Address", "SessionRouter", "new_node_id"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.engine")
 
 NODE_ID_LENGTH = 6
 _NODE_ID = re.compile(r"^[a-z0-9]{6}$")

@@ -10,7 +10,7 @@ from typing import Any
 
 __all__ = ["TaskGroupLite"]
 
-logger = logging.getLogger("socketeer")
+logger = logging.getLogger("socketeer.server")
 
 _EAGER = sys.version_info >= (3, 12)
 
