@@ -673,6 +673,7 @@ async def testing_plugin(capsys: pytest.CaptureFixture[str], **_: Any) -> None:
         await load("testing_serve.py").main()
     finally:
         sys.path.remove(str(SAMPLES))
+        sys.modules.pop("myapp", None)  # or a later in-process pytester run imports this one as its own myapp
     assert "('pong',)" in capsys.readouterr().out
 
 
