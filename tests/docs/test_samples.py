@@ -809,26 +809,6 @@ async def compression_options(monkeypatch: pytest.MonkeyPatch, **_: Any) -> None
         await client.disconnect()
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
-async def test_sample(name: str, request: pytest.FixtureRequest) -> None:
-    _, fn = CHECKS[name]
-    wanted = [
-        p
-        for p in (
-            "node_modules",
-            "capsys",
-            "caplog",
-            "tmp_path",
-            "certificate",
-            "monkeypatch",
-            "redis_server",
-        )
-        if p in fn.__code__.co_varnames
-    ]
-    fixtures = {p: request.getfixturevalue(p) for p in wanted}
-    await fn(**fixtures)
-
-
 @check("metrics_prometheus.py", "metrics_asgi.py")
 async def prometheus_metrics(**_: Any) -> None:
     sample = load("metrics_prometheus.py")
@@ -872,3 +852,24 @@ async def logging_context(**_: Any) -> None:
         logging.getLogger("socketeer.server").setLevel(logging.NOTSET)
     assert f"INFO [/ {sid} websocket] joined r1" in out.getvalue()
     assert '< 420["join","r1"]' in trace_out.getvalue() and "> 430[true]" in trace_out.getvalue()
+
+
+# last, so that every @check above is among the parameters
+@pytest.mark.parametrize("name", sorted(CHECKS))
+async def test_sample(name: str, request: pytest.FixtureRequest) -> None:
+    _, fn = CHECKS[name]
+    wanted = [
+        p
+        for p in (
+            "node_modules",
+            "capsys",
+            "caplog",
+            "tmp_path",
+            "certificate",
+            "monkeypatch",
+            "redis_server",
+        )
+        if p in fn.__code__.co_varnames
+    ]
+    fixtures = {p: request.getfixturevalue(p) for p in wanted}
+    await fn(**fixtures)
