@@ -534,6 +534,11 @@ async def webtransport(tmp_path: Path, **_: Any) -> None:
     try:
         url = f"https://127.0.0.1:{server.port}"
         assert await load("webtransport_client.py").main(url, verify=False) == "pong over webtransport"
+        # the same certificate serves HTTPS on TCP (polling, WebSocket), same port
+        context = ssl.create_default_context(cafile=str(tmp_path / "devcert" / "dev-cert.pem"))
+        async with httpx.AsyncClient(trust_env=False, verify=context) as http:
+            answer = await http.get(f"{url}/socket.io/?EIO=4&transport=polling")
+            assert answer.status_code == 200 and '"webtransport"' in answer.text
         with pytest.raises(ConnectionError):  # verified: no authority vouches for a development certificate
             await load("webtransport_client.py").main(url)
     finally:
