@@ -65,7 +65,7 @@ async def test_broadcasts_rooms_except_and_flags_across_python_and_node(
     b.io.local.emit("b-local")
     assert (await db.event("b", "b-local"))["args"] == []
     b.io.volatile.to("all").emit("vol")
-    for driver, name in zip(drivers, "abn", strict=True):
+    for driver, name in zip(drivers[:2], "ab", strict=True):  # Node may drop it while its transport is busy
         await driver.event(name, "vol")
     await n.call("emit", rooms=[ids["a"]], event="to-a-id", args=[])
     assert (await da.event("a", "to-a-id"))["args"] == []

@@ -534,6 +534,11 @@ async def webtransport(tmp_path: Path, **_: Any) -> None:
     try:
         url = f"https://127.0.0.1:{server.port}"
         assert await load("webtransport_client.py").main(url, verify=False) == "pong over webtransport"
+        # the same certificate serves HTTPS on TCP (polling, WebSocket), same port
+        context = ssl.create_default_context(cafile=str(tmp_path / "devcert" / "dev-cert.pem"))
+        async with httpx.AsyncClient(trust_env=False, verify=context) as http:
+            answer = await http.get(f"{url}/socket.io/?EIO=4&transport=polling")
+            assert answer.status_code == 200 and '"webtransport"' in answer.text
         with pytest.raises(ConnectionError):  # verified: no authority vouches for a development certificate
             await load("webtransport_client.py").main(url)
     finally:
@@ -668,7 +673,7 @@ async def testing_plugin(capsys: pytest.CaptureFixture[str], **_: Any) -> None:
         await load("testing_serve.py").main()
     finally:
         sys.path.remove(str(SAMPLES))
-        sys.modules.pop("myapp", None)  # another test's own `myapp` must not find this one
+        sys.modules.pop("myapp", None)  # no other test may import this sample by accident
     assert "('pong',)" in capsys.readouterr().out
 
 
@@ -715,7 +720,11 @@ async def howto_engine_hooks(**_: Any) -> None:
 
 @check("scaling_redis_server.py", "scaling_node_server.js", "scaling_sharded_server.py", "scaling_emitter.py")
 async def scaling(
-    node_modules: Path, redis_server: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **_: Any
+    node_modules: Path,
+    redis_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    **_: Any,
 ) -> None:
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     port = free_port()

@@ -6,6 +6,7 @@ from importlib.metadata import entry_points
 
 import pytest
 
+# the user's app, in a module no other test imports (in-process pytest runs share sys.modules)
 APP = """
 from socketeer import Server
 
@@ -17,7 +18,7 @@ chat.on("connection", lambda socket: socket.emit("topic", socket.handshake.auth.
 """
 
 USER_TEST = """
-from myapp import io
+from plugin_user_app import io
 from socketeer.testing import next_event
 
 async def test_echo(socketeer_client):
@@ -34,7 +35,7 @@ def test_entry_point_registers_the_plugin() -> None:
 
 @pytest.mark.parametrize("asyncio_mode", ["auto", "strict"])
 def test_five_line_user_test_passes(pytester: pytest.Pytester, asyncio_mode: str) -> None:
-    pytester.makepyfile(myapp=APP)
+    pytester.makepyfile(plugin_user_app=APP)
     test = USER_TEST
     if asyncio_mode == "strict":
         test = "import pytest\n" + test.replace("async def", "@pytest.mark.asyncio\nasync def")
@@ -47,11 +48,11 @@ def test_five_line_user_test_passes(pytester: pytest.Pytester, asyncio_mode: str
 
 
 def test_fixtures_serve_standalone_and_asgi_and_fail_when_they_should(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(myapp=APP)
+    pytester.makepyfile(plugin_user_app=APP)
     pytester.makepyfile(
         test_more="""
 import pytest
-from myapp import io
+from plugin_user_app import io
 from socketeer.client import AsyncClient
 from socketeer.testing import next_event
 
@@ -81,3 +82,11 @@ async def test_missing_event_fails(socketeer_client):
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*TimeoutError: no 'never' event within 0.2 s*"])
+
+
+def test_pytest_starts_without_pytest_asyncio(pytester: pytest.Pytester) -> None:
+    """The entry point loads the plugin for every install of socketeer: pytest must start without the extra."""
+    pytester.makepyfile(pytest_asyncio="raise ImportError('pytest-asyncio is not installed')")
+    pytester.makepyfile(test_sync="def test_ok():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -270,8 +270,9 @@ class _Http3Protocol(QuicConnectionProtocol):
     def _h3_event(self, event: H3Event) -> None:
         if isinstance(event, WebTransportStreamDataReceived):
             session = self.sessions.get(event.session_id)
-            if session is None:
-                self._quic.reset_stream(event.stream_id, 0) if not event.stream_id & 0x2 else None
+            if session is None:  # a stream for no session of ours: refused
+                if not event.stream_id & 0x2:
+                    self._quic.reset_stream(event.stream_id, 0)
                 return
             session.on_stream_data(event.stream_id, event.data, event.stream_ended)
         elif isinstance(event, HeadersReceived):
@@ -284,8 +285,6 @@ class _Http3Protocol(QuicConnectionProtocol):
             session = self.sessions.get(event.stream_id)
             if session is not None and event.stream_ended:
                 session.ended(CloseReason.TRANSPORT_CLOSE)  # the client closed the session
-            elif session is None and event.stream_ended:
-                pass
 
     def _on_headers(self, event: HeadersReceived) -> None:
         headers: dict[str, str] = {}
@@ -372,8 +371,7 @@ class WebTransportServer:
             server = outer
 
         self._server = await quic_serve(host, port, configuration=self.configuration, create_protocol=Protocol)
-        engine = self.engine
-        engine.enable_webtransport()
+        self.engine.enable_webtransport()
 
     @property
     def port(self) -> int:

@@ -252,6 +252,11 @@ def run_worker(
     router = SessionRouter.in_directory(node_id, directory)
     io.engine.use_router(router)
     if io.default_adapter:
+        if io.recovery is not None:
+            logger.warning(
+                "connection state recovery needs an adapter that keeps sessions for the whole cluster "
+                "(RedisStreamsAdapter); the workers' in-machine cluster adapter recovers nothing"
+            )
         io.set_adapter(LocalClusterAdapter.factory(os.path.join(directory, HUB_NAME)))
 
     async def main() -> None:

@@ -8,22 +8,34 @@
   (``namespace="/chat"``, ``auth={...}``, ``transports=("websocket",)``); reconnection is off unless
   asked for. Clients are closed, then servers, when the test ends.
 
-The fixtures are asynchronous and use pytest-asyncio (installed with ``socketeer[testing]``).
+The fixtures are asynchronous and use pytest-asyncio (installed with ``socketeer[testing]``); without
+it pytest still starts, and the fixtures are declared for whichever plugin runs async fixtures.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
-import pytest_asyncio
+import pytest
 
 from ..client.client import AsyncClient
 from ..server.server import Server
 from . import Kind, _client, serve
 
 __all__ = ["ClientFactory", "ServerFactory", "socketeer_client", "socketeer_server"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_decorator: Any
+try:
+    from pytest_asyncio import fixture as _decorator
+except ImportError:  # the plugin loads with every install of socketeer: never break pytest without it
+    _decorator = pytest.fixture
+
+
+def _fixture(fn: _F) -> _F:
+    return cast(_F, _decorator(fn))
 
 ServerFactory = Callable[..., Awaitable[str]]
 ClientFactory = Callable[..., Awaitable[AsyncClient]]
@@ -43,13 +55,13 @@ class _Servers:
         return url
 
 
-@pytest_asyncio.fixture
+@_fixture
 async def _socketeer_servers() -> AsyncIterator[_Servers]:
     async with contextlib.AsyncExitStack() as stack:
         yield _Servers(stack)
 
 
-@pytest_asyncio.fixture
+@_fixture
 async def socketeer_server(_socketeer_servers: _Servers) -> ServerFactory:
     """``url = await socketeer_server(io, kind="standalone" | "asgi", **options)``."""
 
@@ -59,7 +71,7 @@ async def socketeer_server(_socketeer_servers: _Servers) -> ServerFactory:
     return start
 
 
-@pytest_asyncio.fixture
+@_fixture
 async def socketeer_client(_socketeer_servers: _Servers) -> AsyncIterator[ClientFactory]:
     """``client = await socketeer_client(io_or_url, kind="standalone" | "asgi", **client_options)``."""
     clients: list[AsyncClient] = []
