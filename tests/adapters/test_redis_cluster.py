@@ -3,6 +3,7 @@ socket.io@4 server with the official ``@socket.io/redis-adapter``, official JS c
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -112,7 +113,12 @@ async def test_fetch_sockets_join_leave_disconnect_and_rooms_across_the_cluster(
     assert "joined-from-a" in node_rooms
 
     await n.call("socketsJoin", join="everyone")
-    assert sorted(s.id for s in await b.io.in_("everyone").fetch_sockets()) == sorted(ids.values())
+    # Node's socketsJoin publishes without waiting, so the call may return before the Python servers
+    # applied it; no event tells when they have: ask again until they agree (bounded)
+    everyone = sorted(ids.values())
+    async with asyncio.timeout(5):
+        while sorted(s.id for s in await b.io.in_("everyone").fetch_sockets()) != everyone:
+            await asyncio.sleep(0.02)
     await b.io.in_("everyone").except_(ids["a"]).sockets_leave("everyone")
     assert [s.id for s in await a.io.in_("everyone").fetch_sockets()] == [ids["a"]]
 
