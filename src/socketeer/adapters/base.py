@@ -35,6 +35,21 @@ __all__ = [
 ]
 
 
+RoomsLike = Room | Iterable[Room]
+"""A room, or several: what ``to``, ``except_``, ``join`` and the emitter take."""
+
+
+def room_set(rooms: tuple[RoomsLike, ...]) -> frozenset[Room]:
+    """The rooms named by ``rooms`` (each a room or an iterable of rooms)."""
+    out: set[Room] = set()
+    for item in rooms:
+        if isinstance(item, str):
+            out.add(item)
+        else:
+            out.update(item)
+    return frozenset(out)
+
+
 @dataclass(frozen=True, slots=True)
 class BroadcastFlags:
     volatile: bool = False

@@ -16,32 +16,17 @@ taken the message; a Redis error reaches the caller (a job that publishes wants 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redis.asyncio import Redis
 
 from .._types import Room
-from ..exceptions import LocalProtocolError
-from ..protocol.socketio_packets import RESERVED_EVENTS, event_packet
-from .base import BroadcastFlags, BroadcastOptions
+from ..protocol.socketio_packets import check_event_name, event_packet
+from .base import BroadcastFlags, BroadcastOptions, RoomsLike, room_set
 from .redis_codec import EMITTER_UID, RequestType, encode_broadcast, encode_json
 
 __all__ = ["Emitter", "EmitterOperator"]
-
-RoomsLike = Room | Iterable[Room]
-
-
-def _rooms(rooms: tuple[RoomsLike, ...]) -> frozenset[Room]:
-    out: set[Room] = set()
-    for item in rooms:
-        if isinstance(item, str):
-            out.add(item)
-        else:
-            out.update(item)
-    return frozenset(out)
-
 
 def _namespace(name: str) -> str:
     return name if name.startswith("/") else "/" + name
@@ -126,12 +111,12 @@ class EmitterOperator:
         return EmitterOperator(self.emitter, _namespace(namespace))
 
     def to(self, *rooms: RoomsLike) -> EmitterOperator:
-        return replace(self, rooms=self.rooms | _rooms(rooms))
+        return replace(self, rooms=self.rooms | room_set(rooms))
 
     in_ = to
 
     def except_(self, *rooms: RoomsLike) -> EmitterOperator:
-        return replace(self, except_rooms=self.except_rooms | _rooms(rooms))
+        return replace(self, except_rooms=self.except_rooms | room_set(rooms))
 
     @property
     def volatile(self) -> EmitterOperator:
@@ -153,8 +138,7 @@ class EmitterOperator:
 
     async def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to the targeted clients of every server."""
-        if event in RESERVED_EVENTS:
-            raise LocalProtocolError(f'"{event}" is a reserved event name')
+        check_event_name(event)
         packet = event_packet(self.namespace, [event, *args])
         opts = BroadcastOptions(self.rooms, self.except_rooms, self.flags)
         channel = self._prefix
@@ -168,11 +152,11 @@ class EmitterOperator:
 
     async def sockets_join(self, *rooms: RoomsLike) -> None:
         """Make the targeted sockets of every server join ``rooms``."""
-        request = {"type": int(RequestType.REMOTE_JOIN), "opts": self._opts(), "rooms": sorted(_rooms(rooms))}
+        request = {"type": int(RequestType.REMOTE_JOIN), "opts": self._opts(), "rooms": sorted(room_set(rooms))}
         await self._publish(self._request_channel, encode_json(request))
 
     async def sockets_leave(self, *rooms: RoomsLike) -> None:
-        request = {"type": int(RequestType.REMOTE_LEAVE), "opts": self._opts(), "rooms": sorted(_rooms(rooms))}
+        request = {"type": int(RequestType.REMOTE_LEAVE), "opts": self._opts(), "rooms": sorted(room_set(rooms))}
         await self._publish(self._request_channel, encode_json(request))
 
     async def disconnect_sockets(self, close: bool = False) -> None:
@@ -182,7 +166,6 @@ class EmitterOperator:
     async def server_side_emit(self, event: str, *args: Any) -> None:
         """Send ``[event, *args]`` to every server of the namespace (without acknowledgements, as the
         official emitter)."""
-        if event in RESERVED_EVENTS:
-            raise LocalProtocolError(f'"{event}" is a reserved event name')
+        check_event_name(event)
         request = {"uid": EMITTER_UID, "type": int(RequestType.SERVER_SIDE_EMIT), "data": [event, *args]}
         await self._publish(self._request_channel, encode_json(request))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, NamedTuple
 
-from ..exceptions import RemoteProtocolError
+from ..exceptions import LocalProtocolError, RemoteProtocolError
 from .jsoncodec import dumps, loads
 from .models import to_plain
 from .socketio_binary import deconstruct, has_binary, reconstruct
@@ -29,6 +29,12 @@ __all__ = [
     "event_packet",
     "valid_payload",
 ]
+
+
+def check_event_name(event: str) -> None:
+    """Refuse to send a reserved event name (``connect``, ``disconnect``, ...), as the official server."""
+    if event in RESERVED_EVENTS:
+        raise LocalProtocolError(f'"{event}" is a reserved event name')
 
 
 class SocketPacketType(IntEnum):

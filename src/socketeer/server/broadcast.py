@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .._types import Room
-from ..adapters.base import BroadcastFlags, BroadcastOptions
-from ..exceptions import AckTimeout, LocalProtocolError
-from ..protocol.socketio_packets import RESERVED_EVENTS, event_packet
+from ..adapters.base import BroadcastFlags, BroadcastOptions, RoomsLike, room_set
+from ..exceptions import AckTimeout
+from ..protocol.socketio_packets import check_event_name, event_packet
 
 if TYPE_CHECKING:
     from .namespace import Namespace
@@ -21,22 +20,6 @@ __all__ = ["BroadcastOperator", "RoomsLike"]
 
 logger = logging.getLogger("socketeer.server")
 
-RoomsLike = Room | Iterable[Room]
-
-
-def _rooms(rooms: tuple[RoomsLike, ...]) -> frozenset[Room]:
-    out: set[Room] = set()
-    for item in rooms:
-        if isinstance(item, str):
-            out.add(item)
-        else:
-            out.update(item)
-    return frozenset(out)
-
-
-def check_event_name(event: str) -> None:
-    if event in RESERVED_EVENTS:
-        raise LocalProtocolError(f'"{event}" is a reserved event name')
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +33,13 @@ class BroadcastOperator:
 
     def to(self, *rooms: RoomsLike) -> BroadcastOperator:
         """Target the sockets in these rooms (added to the rooms already chosen)."""
-        return replace(self, rooms=self.rooms | _rooms(rooms))
+        return replace(self, rooms=self.rooms | room_set(rooms))
 
     in_ = to
 
     def except_(self, *rooms: RoomsLike) -> BroadcastOperator:
         """Leave out the sockets in these rooms."""
-        return replace(self, except_rooms=self.except_rooms | _rooms(rooms))
+        return replace(self, except_rooms=self.except_rooms | room_set(rooms))
 
     @property
     def volatile(self) -> BroadcastOperator:
@@ -144,10 +127,10 @@ class BroadcastOperator:
         return await self.namespace._fetch_sockets(self._options())
 
     async def sockets_join(self, *rooms: RoomsLike) -> None:
-        await self.namespace.adapter.add_sockets(self._options(), _rooms(rooms))
+        await self.namespace.adapter.add_sockets(self._options(), room_set(rooms))
 
     async def sockets_leave(self, *rooms: RoomsLike) -> None:
-        await self.namespace.adapter.del_sockets(self._options(), _rooms(rooms))
+        await self.namespace.adapter.del_sockets(self._options(), room_set(rooms))
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         await self.namespace._disconnect_sockets(self._options(), close)

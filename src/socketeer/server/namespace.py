@@ -14,16 +14,17 @@ from ..adapters.base import (
     BroadcastFlags,
     BroadcastOptions,
     RestoredSession,
+    RoomsLike,
     ServerSideAck,
     SocketDetails,
 )
 from ..exceptions import ConnectionRefused, InvalidPayload
-from ..protocol.socketio_packets import RESERVED_EVENTS, SocketPacket, SocketPacketType
+from ..protocol.socketio_packets import RESERVED_EVENTS, SocketPacket, SocketPacketType, check_event_name
 from ..protocol.wire import WireMessage
 from ..sio.acks import ack_result, reject_payload
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
-from .broadcast import BroadcastOperator, RoomsLike, check_event_name
+from .broadcast import BroadcastOperator
 from .socket import Handshake, RemoteSocket, Socket
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ..adapters.base import Adapter
+from ..adapters.base import Adapter, RoomsLike
 from ..adapters.memory import InMemoryAdapter, SessionAwareAdapter
 from ..engine.config import (
     AllowRequest,
@@ -28,7 +28,7 @@ from ..protocol.parser import JsonParser, Parser
 from ..sio.handlers import Handler
 from ..transports.engine_server import CloseReason, EngineConnection, EngineServer
 from ..transports.tasks import TaskGroupLite
-from .broadcast import BroadcastOperator, RoomsLike
+from .broadcast import BroadcastOperator
 from .client import Client
 from .namespace import Middleware, Namespace
 from .socket import HandlerObserver, RemoteSocket

@@ -11,7 +11,7 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from .._types import Room, Sid
-from ..adapters.base import BroadcastFlags, BroadcastOptions, PersistedSession
+from ..adapters.base import BroadcastFlags, BroadcastOptions, PersistedSession, RoomsLike, room_set
 from ..exceptions import AckTimeout, InvalidPayload, NotConnected
 from ..logs import socket_logger
 from ..protocol.socketio_packets import (
@@ -19,13 +19,14 @@ from ..protocol.socketio_packets import (
     SocketPacket,
     SocketPacketType,
     ack_packet,
+    check_event_name,
     event_packet,
 )
 from ..protocol.wire import WireMessage
 from ..sio.acks import AckResponder, ack_result, reject_payload
 from ..sio.handlers import Handler, HandlerSpec
 from ..sio.reasons import DisconnectReason
-from .broadcast import BroadcastOperator, RoomsLike, _rooms, check_event_name
+from .broadcast import BroadcastOperator
 
 if TYPE_CHECKING:
     from .client import Client
@@ -217,7 +218,7 @@ class Socket:
 
     def to(self, *rooms: RoomsLike) -> BroadcastOperator:
         """Sockets in these rooms, this one excluded."""
-        return BroadcastOperator(self.namespace, _rooms(rooms), frozenset((self.id,)))
+        return BroadcastOperator(self.namespace, room_set(rooms), frozenset((self.id,)))
 
     in_ = to
 
@@ -680,7 +681,7 @@ class RemoteSocket:
         return responses[0]
 
     async def join(self, rooms: RoomsLike) -> None:
-        await self._namespace.adapter.add_sockets(BroadcastOptions(frozenset((self.id,))), _rooms((rooms,)))
+        await self._namespace.adapter.add_sockets(BroadcastOptions(frozenset((self.id,))), room_set((rooms,)))
 
     async def leave(self, room: Room) -> None:
         await self._namespace.adapter.del_sockets(BroadcastOptions(frozenset((self.id,))), [room])
