@@ -13,11 +13,13 @@ messages Redis delivered (out bytes divided by the size of one delivered message
 subscriber), Redis CPU (``INFO cpu``, getrusage: µs-precise), and the nodes' CPU (``/proc/<pid>/stat``):
 the publisher, a node with members, a node without. An idle second before each window gives the
 baseline that is subtracted. ``heartbeat``: one node without Redis, ``--clients`` connections answering
-pings every second: server CPU per ping/pong. ::
+pings every second: server CPU per ping/pong. ``--channels K``: Redis memory per shard channel that
+two subscribers hold (what the sharded adapter's dynamic mode costs per room). ::
 
     python benchmarks/redis_cost.py [--adapters redis,sharded,streams] [--nodes 2,4,8] [--rates 1000,5000]
         [--window 5] [--sinks 1] [--out results.jsonl]
     python benchmarks/redis_cost.py --heartbeat [--clients 2000]
+    python benchmarks/redis_cost.py --channels 100000
 
 Needs redis-server and redis-cli on PATH, and socketeer with its ``redis`` extra importable.
 """
@@ -296,6 +298,8 @@ async def cluster_run(adapter: str, n: int, args: argparse.Namespace) -> list[di
     rows = []
     with redis() as (redis_port, redis_pid):
         env = {"REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "CLUSTER_ADAPTER": adapter}
+        if adapter == "memory":  # the baseline: the same nodes without a cluster adapter
+            env["REDIS_URL"] = ""
         with nodes(n, env) as (ports, pids):
             control = await Client().connect(ports[0])
             control_task = asyncio.ensure_future(control.parse())
@@ -312,7 +316,9 @@ async def cluster_run(adapter: str, n: int, args: argparse.Namespace) -> list[di
                 for scenario in args.scenarios:
                     room = "r1" if scenario == "room" else None
                     receivers = [s for i, group in enumerate(sinks) for s in group if room is None or i == 1]
-                    seen = await probe(adapter, redis_port, control, room)
+                    if adapter == "memory":  # no cluster: only the publisher's own clients receive
+                        receivers = []
+                    seen = await probe(adapter, redis_port, control, room) if adapter != "memory" else {}
                     for rate in args.rates:
                         count = int(rate * args.window)
                         await go(control, int(rate / 2), rate, room)  # warm-up
@@ -451,10 +457,132 @@ async def heartbeat(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+async def channel_memory(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Redis memory per shard channel: two subscribers (two nodes) SSUBSCRIBE to the same room channels."""
+    from redis.asyncio import Redis
+
+    rows = []
+    with redis() as (redis_port, _):
+        subscribers = [Redis(port=redis_port).pubsub() for _ in range(2)]
+        used0 = int(redis_info(redis_port)["used_memory"])
+        names = [f"socket.io#/#room-{i:07d}#" for i in range(args.channels)]
+        for k, pubsub in enumerate(subscribers, 1):
+            for at in range(0, len(names), 1000):
+                await pubsub.ssubscribe(*names[at : at + 1000])
+            await asyncio.sleep(0.5)
+            info = redis_info(redis_port)
+            rows.append(
+                {
+                    "scenario": "shard-channels",
+                    "channels": args.channels,
+                    "subscribers": k,
+                    "used_memory_bytes_per_channel": round(
+                        (int(info["used_memory"]) - used0) / args.channels, 1
+                    ),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+        for pubsub in subscribers:
+            await pubsub.aclose()
+    return rows
+
+
+def resp(*parts: bytes) -> bytes:
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+
+
+async def drain(reader: asyncio.StreamReader) -> None:
+    with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+        while await reader.read(1 << 20):
+            pass
+
+
+async def publish_pipelined(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, batch: bytes, reply_bytes: int, rounds: int
+) -> None:
+    for _ in range(rounds):
+        writer.write(batch)
+        await reader.readexactly(reply_bytes)
+
+
+async def redis_saturation(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Redis alone at its limit: one publisher pipelining, N subscribers that only read.
+
+    ``pattern``: the classic adapter's subscriptions (each subscriber ``PSUBSCRIBE socket.io#/#*``;
+    ``PUBLISH socket.io#/#``, or ``socket.io#/#r1#`` for a room: every subscriber gets it);
+    ``shard``: the sharded adapter's (``SSUBSCRIBE socket.io#/#``; ``SPUBLISH`` to everyone, or to a room
+    channel that one subscriber holds while the others hold other rooms)."""
+    rows = []
+    payload = b"x" * args.payload
+    for n in args.subscribers:
+        for kind, scenario in (("pattern", "all"), ("pattern", "room"), ("shard", "all"), ("shard", "room")):
+            with redis() as (redis_port, _):
+                subscribers = []
+                for i in range(n):
+                    reader, writer = await asyncio.open_connection("127.0.0.1", redis_port)
+                    if kind == "pattern":
+                        writer.write(resp(b"PSUBSCRIBE", b"socket.io#/#*"))
+                    elif scenario == "all":
+                        writer.write(resp(b"SSUBSCRIBE", b"socket.io#/#"))
+                    else:
+                        writer.write(resp(b"SSUBSCRIBE", b"socket.io#/#r%d#" % i))
+                    await reader.readuntil(b":1\r\n")
+                    subscribers.append((reader, writer, asyncio.ensure_future(drain(reader))))
+                reader, writer = await asyncio.open_connection("127.0.0.1", redis_port)
+                channel = b"socket.io#/#" if scenario == "all" else b"socket.io#/#r0#"
+                command = resp(b"PUBLISH" if kind == "pattern" else b"SPUBLISH", channel, payload)
+                batch = command * args.pipeline
+
+                expected_reply = b":%d\r\n" % (n if scenario == "all" or kind == "pattern" else 1)
+                reply_len = len(expected_reply)
+
+                await publish_pipelined(reader, writer, batch, reply_len * args.pipeline, 10)
+                info0 = redis_info(redis_port)
+                started = time.monotonic()
+                await publish_pipelined(
+                    reader, writer, batch, reply_len * args.pipeline, args.messages // args.pipeline
+                )
+                seconds = time.monotonic() - started
+                info1 = redis_info(redis_port)
+                for _, w, task in subscribers:
+                    task.cancel()
+                    w.close()
+                writer.close()
+            cpu = redis_cpu_us(info1) - redis_cpu_us(info0)
+            deliveries = n if scenario == "all" or kind == "pattern" else 1
+            rows.append(
+                {
+                    "scenario": "redis-saturation",
+                    "subscription": kind,
+                    "target": scenario,
+                    "subscribers": n,
+                    "messages": args.messages,
+                    "payload_bytes": args.payload,
+                    "pipeline": args.pipeline,
+                    "deliveries_per_message": deliveries,
+                    "messages_per_s": round(args.messages / seconds),
+                    "redis_cpu_pct": round(100 * cpu / (seconds * 1e6), 1),
+                    "redis_cpu_us_per_message": round(cpu / args.messages, 3),
+                    "redis_cpu_us_per_delivery": round(cpu / args.messages / deliveries, 3),
+                    "redis_out_bytes_per_message": round(
+                        (int(info1["total_net_output_bytes"]) - int(info0["total_net_output_bytes"]))
+                        / args.messages,
+                        1,
+                    ),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 async def main(args: argparse.Namespace) -> None:
     rows: list[dict[str, Any]] = []
     if args.heartbeat:
         rows += await heartbeat(args)
+    elif args.channels:
+        rows += await channel_memory(args)
+    elif args.saturation:
+        rows += await redis_saturation(args)
     else:
         for adapter in args.adapters:
             for n in args.nodes:
@@ -500,6 +628,14 @@ if __name__ == "__main__":
     parser.add_argument(
         "--heartbeat", action="store_true", help="measure heartbeats instead (one node, no Redis)"
     )
+    parser.add_argument(
+        "--channels", type=int, default=0, help="measure Redis memory per shard channel instead"
+    )
+    parser.add_argument("--saturation", action="store_true", help="Redis alone at its limit (raw clients)")
+    parser.add_argument("--subscribers", default="2,8,32,128", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--messages", type=int, default=100_000, help="saturation: messages published")
+    parser.add_argument("--payload", type=int, default=180, help="saturation: bytes per message")
+    parser.add_argument("--pipeline", type=int, default=100, help="saturation: publishes per round trip")
     parser.add_argument("--clients", type=int, default=2000, help="heartbeat: connections")
     parser.add_argument("--duration", type=float, default=5.0, help="heartbeat: seconds measured")
     parser.add_argument("--out", help="append the raw rows (JSON lines) to this file")
