@@ -13,11 +13,13 @@ ticks; ``done`` is emitted to the caller when the last has been handed to the ad
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import Any
 
 import socketeer
 
+logging.basicConfig(level=logging.WARNING)  # the adapters' warnings (Redis unreachable...) on stderr
 PAYLOAD = "x" * 80
 ping_interval = float(os.environ.get("PING_INTERVAL", "600"))
 kind = os.environ.get("CLUSTER_ADAPTER", "redis")
