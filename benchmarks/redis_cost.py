@@ -43,7 +43,11 @@ from bench import free_port, ready
 from cluster_bench import redis
 
 HERE = Path(__file__).resolve().parent
-PEER = HERE / "peers" / "redis_cost_peer.py"
+PEERS = {
+    "socketeer": [sys.executable, str(HERE / "peers" / "redis_cost_peer.py")],
+    "node": ["node", str(HERE / "peers" / "node_redis_cost.js")],  # the official server and adapters
+}
+NODE_MODULES = HERE.parent / "tests" / "node" / "node_modules"
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
 MARK = b'["bcast"'
 
@@ -159,15 +163,15 @@ class Client:
 
 
 @contextlib.contextmanager
-def nodes(count: int, env: dict[str, str]) -> Any:
+def nodes(count: int, env: dict[str, str], peer: str = "socketeer") -> Any:
     procs, ports = [], []
     try:
         for _ in range(count):
             port = free_port()
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, str(PEER)],
-                    env={**os.environ, **env, "PORT": str(port)},
+                    PEERS[peer],
+                    env={**os.environ, **env, "PORT": str(port), "NODE_PATH": str(NODE_MODULES)},
                     start_new_session=True,
                 )
             )
@@ -300,7 +304,7 @@ async def cluster_run(adapter: str, n: int, args: argparse.Namespace) -> list[di
         env = {"REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "CLUSTER_ADAPTER": adapter}
         if adapter == "memory":  # the baseline: the same nodes without a cluster adapter
             env["REDIS_URL"] = ""
-        with nodes(n, env) as (ports, pids):
+        with nodes(n, env, args.peer) as (ports, pids):
             control = await Client().connect(ports[0])
             control_task = asyncio.ensure_future(control.parse())
             sinks: list[list[Client]] = [[] for _ in range(n)]
@@ -381,6 +385,7 @@ def summarise(
     out_bytes = (int(after.info["total_net_output_bytes"]) - int(before.info["total_net_output_bytes"])) / b
     in_bytes = (int(after.info["total_net_input_bytes"]) - int(before.info["total_net_input_bytes"])) / b
     row: dict[str, Any] = {
+        "peer": args.peer,
         "adapter": adapter,
         "nodes": n,
         "scenario": scenario,
@@ -615,6 +620,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adapters", default="redis,sharded,streams", type=lambda s: s.split(","))
     parser.add_argument("--nodes", default="2,4,8", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--peer", choices=sorted(PEERS), default="socketeer", help="the nodes' server")
     parser.add_argument("--scenarios", default="all,room", type=lambda s: s.split(","))
     parser.add_argument(
         "--rates",
