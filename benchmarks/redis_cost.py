@@ -255,7 +255,8 @@ async def probe(adapter: str, redis_port: int, control: Client, room: str | None
                 if await client.xlen("socket.io") > before:
                     break
                 await asyncio.sleep(0.02)
-            ((entry_id, fields),) = await client.xrevrange("socket.io", count=1)
+            entries: Any = await client.xrevrange("socket.io", count=1)
+            fields: dict[bytes, bytes] = entries[0][1]
             size = sum(len(k) + len(v) for k, v in fields.items())
             return {"channel": "stream socket.io", "payload_bytes": size, "entry_fields": len(fields)}
         pubsub = client.pubsub()
