@@ -14,12 +14,14 @@ subscriber), Redis CPU (``INFO cpu``, getrusage: µs-precise), and the nodes' CP
 the publisher, a node with members, a node without. An idle second before each window gives the
 baseline that is subtracted. ``heartbeat``: one node without Redis, ``--clients`` connections answering
 pings every second: server CPU per ping/pong. ``--channels K``: Redis memory per shard channel that
-two subscribers hold (what the sharded adapter's dynamic mode costs per room). ::
+two subscribers hold (what the sharded adapter's dynamic mode costs per room). ``--client-cost``: the
+Redis client library's own CPU per message (``get_message``, pipelined ``PUBLISH``), in this process. ::
 
     python benchmarks/redis_cost.py [--adapters redis,sharded,streams] [--nodes 2,4,8] [--rates 1000,5000]
         [--window 5] [--sinks 1] [--out results.jsonl]
     python benchmarks/redis_cost.py --heartbeat [--clients 2000]
     python benchmarks/redis_cost.py --channels 100000
+    python benchmarks/redis_cost.py --client-cost --messages 50000
 
 Needs redis-server and redis-cli on PATH, and socketeer with its ``redis`` extra importable.
 """
@@ -32,6 +34,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import signal
 import subprocess
 import sys
@@ -581,6 +584,56 @@ async def redis_saturation(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def own_cpu_us() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return (usage.ru_utime + usage.ru_stime) * 1e6
+
+
+async def client_cost(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """What the Redis client library (redis-py, as the adapters use it) costs per message, in this process:
+    ``PubSub.get_message`` on messages already waiting, and pipelined ``PUBLISH`` by batches."""
+    from redis import utils
+    from redis.asyncio import Redis
+
+    rows = []
+    payload = b"x" * 144
+    n = args.messages
+    with redis() as (redis_port, _):
+        subscriber, publisher = Redis(port=redis_port), Redis(port=redis_port)
+        pubsub = subscriber.pubsub(ignore_subscribe_messages=True)
+        await pubsub.psubscribe(b"socket.io#/#*")
+        await pubsub.get_message(timeout=1.0)
+        for batch in (1, 5, 50):
+            started = own_cpu_us()
+            for _ in range(n // batch):
+                pipe = publisher.pipeline(transaction=False)
+                for _ in range(batch):
+                    pipe.execute_command("PUBLISH", b"socket.io#/#", payload)
+                await pipe.execute()
+            publish_us = (own_cpu_us() - started) / n
+            started = own_cpu_us()
+            received = 0
+            while received < n:
+                if await pubsub.get_message(ignore_subscribe_messages=True, timeout=None) is not None:
+                    received += 1
+            receive_us = (own_cpu_us() - started) / n
+            rows.append(
+                {
+                    "scenario": "client-cost",
+                    "hiredis": bool(utils.HIREDIS_AVAILABLE),
+                    "messages": n,
+                    "publish_batch": batch,
+                    "publish_cpu_us_per_message": round(publish_us, 1),
+                    "get_message_cpu_us_per_message": round(receive_us, 1),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+        await pubsub.aclose()
+        await subscriber.aclose()
+        await publisher.aclose()
+    return rows
+
+
 async def main(args: argparse.Namespace) -> None:
     rows: list[dict[str, Any]] = []
     if args.heartbeat:
@@ -589,6 +642,8 @@ async def main(args: argparse.Namespace) -> None:
         rows += await channel_memory(args)
     elif args.saturation:
         rows += await redis_saturation(args)
+    elif args.client_cost:
+        rows += await client_cost(args)
     else:
         for adapter in args.adapters:
             for n in args.nodes:
@@ -638,6 +693,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--channels", type=int, default=0, help="measure Redis memory per shard channel instead"
     )
+    parser.add_argument("--client-cost", action="store_true", help="redis-py's own CPU per message")
     parser.add_argument("--saturation", action="store_true", help="Redis alone at its limit (raw clients)")
     parser.add_argument("--subscribers", default="2,8,32,128", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--messages", type=int, default=100_000, help="saturation: messages published")
