@@ -155,6 +155,7 @@ class Metrics(Collector):
         io.add_closer(self._close)
         engine.on_connection_error(self._refused)
         io.handler_observer = self._handlers
+        self._fold_later()  # installed on a server that already serves: the sessions open now count
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.registry.register(self)
 
