@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,28 @@ from socketeer.transports.ports import HttpRequest, HttpResponse
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_JS = ROOT / "tests" / "node" / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 
-SAMPLE_JS = ROOT / "docs" / "samples" / "webtransport_page.js"
+DOC_PAGE = ROOT / "docs" / "webtransport.md"
+SNIPPET = re.compile(r'^--8<-- "([^"]+)"$')
+
+
+def page_javascript(page: Path = DOC_PAGE) -> bytes:
+    """The JavaScript the documentation page shows, as the site shows it: its ``js`` blocks, with the
+    files they include (pymdownx.snippets) in place. This is what the browser runs below."""
+    blocks: list[str] = []
+    lines: list[str] | None = None
+    for line in page.read_text().splitlines():
+        if lines is None:
+            if re.match(r"^```(js|javascript)\s*$", line.strip()):
+                lines = []
+        elif line.strip().startswith("```"):
+            blocks.append("\n".join(lines))
+            lines = None
+        else:
+            match = SNIPPET.match(line.strip())
+            lines.append((ROOT / match.group(1)).read_text() if match else line)
+    assert blocks, f"{page.name} shows no JavaScript"
+    return "\n".join(blocks).encode()
+
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>t</title><script src="/client.js"></script>
 <script src="/sample.js"></script>
@@ -54,12 +76,12 @@ socket.on("room", (n) => { window.result.room = n; });
 
 def site() -> Any:
     client_js = CLIENT_JS.read_bytes()
-    sample_js = SAMPLE_JS.read_bytes()
+    sample_js = page_javascript()
 
     async def handler(request: HttpRequest) -> HttpResponse:
         if request.path == "/client.js":
             return HttpResponse(200, [("Content-Type", "text/javascript")], client_js)
-        if request.path == "/sample.js":  # the documentation's page sample
+        if request.path == "/sample.js":  # the JavaScript of the documentation's page
             return HttpResponse(200, [("Content-Type", "text/javascript")], sample_js)
         if request.path == "/":
             return HttpResponse(200, [("Content-Type", "text/html; charset=utf-8")], PAGE.encode())
@@ -178,3 +200,9 @@ async def test_reconnects_after_the_server_restarts(cert: DevCertificate, pages:
             assert len(io.sockets.sockets) == 1
     finally:
         await io.close()
+
+
+def test_what_the_browser_runs_is_the_pages_javascript() -> None:
+    shown = page_javascript().decode()
+    assert "function connectOverWebTransport(" in shown and "function connectWithUpgrades(" in shown
+    assert "--8<--" not in shown

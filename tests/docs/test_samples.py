@@ -99,8 +99,7 @@ def included_files() -> set[str]:
 
 #: pages with code blocks that are not yet sample files run here, and why; a page stays listed only
 #: while it has such blocks (test_not_yet_run_is_still_true)
-NOT_YET_RUN = {
-}
+NOT_YET_RUN = {}
 
 
 def inline_code(page: Path) -> list[tuple[str, list[str]]]:

@@ -6,16 +6,18 @@
     await io.serve("0.0.0.0", 8000, http_handler=metrics.http_handler())     # GET /metrics
     app = ASGIApp(io, other_asgi_app=metrics.asgi_app())                      # or mount it yourself
 
-What the server does is counted where it happens, into plain integers (:class:`Counters`); the
-gauges (connected clients, rooms) are computed when Prometheus scrapes. Per message, that is a few
-integer additions; handler latency, two clock reads for one event handler call in ten (the
-``handler_latency`` option).
+What the server does is counted where it happens (:class:`Counters`); the gauges (connected
+clients, rooms) are computed when Prometheus scrapes. Per message, that is one ``list.append`` of its
+size, added up into the totals every second and at each scrape; handler latency, two clock reads for
+one event handler call in ten (the ``handler_latency`` option). A server without metrics pays nothing
+per message: only the connections of a counting engine count (their class is swapped).
 
 The metrics (all prefixed ``socketeer_``) are listed in :data:`METRICS`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -98,17 +100,24 @@ class _HandlerTimes:
         histogram[-1] += elapsed
 
 
+FOLD_INTERVAL = 1.0
+"""Seconds between two additions of the logged message sizes into the totals (:meth:`Counters.fold`),
+while sessions are open: what the logs hold in between is one list entry per message."""
+
+
 class _HandshakeCounter:
     """Wraps the engine's handler: counts each new session, then hands it on unchanged."""
 
-    __slots__ = ("counters", "inner")
+    __slots__ = ("inner", "metrics")
 
-    def __init__(self, inner: EngineHandler, counters: Counters) -> None:
+    def __init__(self, inner: EngineHandler, metrics: Metrics) -> None:
         self.inner = inner
-        self.counters = counters
+        self.metrics = metrics
 
     def on_connection(self, connection: EngineConnection) -> ConnectionHandler:
-        self.counters.handshakes[connection.transport] += 1
+        metrics = self.metrics
+        metrics.counters.handshakes[connection.transport] += 1
+        metrics._fold_later()
         return self.inner.on_connection(connection)
 
 
@@ -138,13 +147,39 @@ class Metrics(Collector):
         if handler_latency < 0:
             raise ValueError("handler_latency must be 0 (off) or positive")
         self._handlers = _HandlerTimes(sorted(buckets), int(handler_latency))
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
         engine = io.engine
-        engine.counters = self.counters
-        engine.handler = _HandshakeCounter(engine.handler, self.counters)
+        engine.count(self.counters)
+        engine.handler = _HandshakeCounter(engine.handler, self)
+        io.add_closer(self._close)
         engine.on_connection_error(self._refused)
         io.handler_observer = self._handlers
+        self._fold_later()  # installed on a server that already serves: the sessions open now count
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.registry.register(self)
+
+    def _fold_later(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not serving yet: started by the first handshake
+        if self._timer is not None and self._timer_loop is loop:
+            return
+        self._timer_loop = loop  # a server closed and served again runs on another loop
+        self._timer = loop.call_later(FOLD_INTERVAL, self._fold)
+
+    def _fold(self) -> None:
+        self._timer = None
+        self.counters.fold()
+        if self.io.engine.connections:  # idle: the timer stops, the next handshake starts it again
+            self._fold_later()
+
+    def _close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.counters.fold()
 
     def _refused(self, request: HttpRequest, code: EngineErrorCode, message: str) -> None:
         self.counters.refusals[code.name.lower()] += 1
@@ -184,6 +219,7 @@ class Metrics(Collector):
 
     def collect(self) -> Iterator[Metric]:
         counters = self.counters
+        counters.fold()
         io = self.io
         by_transport: Counter[tuple[str, str]] = Counter()
         rooms = GaugeMetricFamily("socketeer_rooms", METRICS["socketeer_rooms"], labels=["namespace"])

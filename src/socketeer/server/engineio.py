@@ -106,6 +106,50 @@ def _message(data: str | bytes) -> WireMessage:
     raise TypeError(f"an Engine.IO message is str or bytes, not {type(data).__name__}")
 
 
+def engine_config(
+    *,
+    path: str,
+    transports: Sequence[str],
+    allow_upgrades: bool,
+    ping_interval: float,
+    ping_timeout: float,
+    upgrade_timeout: float,
+    max_http_buffer_size: int,
+    cookie: CookieConfig | bool | None,
+    cors: CorsConfig | dict[str, Any] | None,
+    allow_request: AllowRequest | None,
+    limits: Limits | None,
+    http_compression: HttpCompression | dict[str, Any] | bool,
+    per_message_deflate: PerMessageDeflate | dict[str, Any] | bool,
+    allow_eio3: bool,
+) -> EngineConfig:
+    """The engine options of :class:`~socketeer.Server` and :class:`~socketeer.EngineIOServer` as an
+    :class:`EngineConfig`: the path ends with ``/``, ``cookie=True`` is the default cookie, a dict is
+    the config it spells, no ``limits`` the default ones."""
+    if not path.endswith("/"):
+        path += "/"
+    if isinstance(cookie, bool):
+        cookie = CookieConfig() if cookie else None
+    if isinstance(cors, dict):
+        cors = CorsConfig(**cors)
+    return EngineConfig(
+        path=path,
+        transports=tuple(transports),
+        allow_upgrades=allow_upgrades,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        upgrade_timeout=upgrade_timeout,
+        max_http_buffer_size=max_http_buffer_size,
+        cookie=cookie,
+        cors=cors,
+        allow_request=allow_request,
+        limits=limits or Limits(),
+        http_compression=http_compression_option(http_compression),
+        per_message_deflate=per_message_deflate_option(per_message_deflate),
+        allow_eio3=allow_eio3,
+    )
+
+
 class EngineIOServer:
     """An Engine.IO v4 server: sessions over long-polling and WebSocket, with the upgrade and heartbeat.
 
@@ -142,15 +186,9 @@ class EngineIOServer:
         per_message_deflate: PerMessageDeflate | dict[str, Any] | bool = False,
         allow_eio3: bool = False,
     ) -> None:
-        if not path.endswith("/"):
-            path += "/"
-        if isinstance(cookie, bool):
-            cookie = CookieConfig() if cookie else None
-        if isinstance(cors, dict):
-            cors = CorsConfig(**cors)
-        self.engine_config = EngineConfig(
+        self.engine_config = engine_config(
             path=path,
-            transports=tuple(transports),
+            transports=transports,
             allow_upgrades=allow_upgrades,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
@@ -159,9 +197,9 @@ class EngineIOServer:
             cookie=cookie,
             cors=cors,
             allow_request=allow_request,
-            limits=limits or Limits(),
-            http_compression=http_compression_option(http_compression),
-            per_message_deflate=per_message_deflate_option(per_message_deflate),
+            limits=limits,
+            http_compression=http_compression,
+            per_message_deflate=per_message_deflate,
             allow_eio3=allow_eio3,
         )
         self.engine = EngineServer(self.engine_config, self)

@@ -17,12 +17,9 @@ from ..engine.config import (
     AllowRequest,
     CookieConfig,
     CorsConfig,
-    EngineConfig,
     HttpCompression,
     Limits,
     PerMessageDeflate,
-    http_compression_option,
-    per_message_deflate_option,
 )
 from ..protocol.parser import JsonParser, Parser
 from ..sio.handlers import Handler
@@ -30,6 +27,7 @@ from ..transports.engine_server import CloseReason, EngineConnection, EngineServ
 from ..transports.tasks import TaskGroupLite
 from .broadcast import BroadcastOperator
 from .client import Client
+from .engineio import engine_config
 from .namespace import Middleware, Namespace
 from .socket import HandlerObserver, RemoteSocket
 
@@ -125,16 +123,10 @@ class Server:
         cleanup_empty_child_namespaces: bool = False,
         connection_state_recovery: ConnectionStateRecovery | dict[str, Any] | bool | None = None,
     ) -> None:
-        if not path.endswith("/"):
-            path += "/"
-        if isinstance(cookie, bool):
-            cookie = CookieConfig() if cookie else None
-        if isinstance(cors, dict):
-            cors = CorsConfig(**cors)
         limits = limits or Limits()
-        self.engine_config = EngineConfig(
+        self.engine_config = engine_config(
             path=path,
-            transports=tuple(transports),
+            transports=transports,
             allow_upgrades=allow_upgrades,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
@@ -145,8 +137,8 @@ class Server:
             allow_request=allow_request,
             limits=limits,
             allow_eio3=allow_eio3,
-            http_compression=http_compression_option(http_compression),
-            per_message_deflate=per_message_deflate_option(per_message_deflate),
+            http_compression=http_compression,
+            per_message_deflate=per_message_deflate,
         )
         if connect_timeout <= 0:
             raise ValueError("connect_timeout must be positive")

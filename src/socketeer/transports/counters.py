@@ -1,8 +1,11 @@
 """Counters of what a server does, kept as plain integers where it happens; read when scraped.
 
 The engine and the server hold ``counters: Counters | None``; ``None`` (the default) costs one
-attribute test where a count would be taken. :mod:`socketeer.metrics` installs one and exposes it
-to Prometheus.
+attribute test where a rare count would be taken (a refusal, a close). Messages are counted only by
+the connections of an engine that counts (``EngineServer.count`` swaps their class), and as cheaply
+as can be: each message's size is appended to a list (no integer is allocated per message), which
+:meth:`Counters.fold` adds up into the totals, when they are read and every second.
+:mod:`socketeer.metrics` installs one and exposes it to Prometheus.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ class Counters:
         "handshakes",
         "packets_in",
         "packets_out",
+        "received",
         "refusals",
         "send_buffer_closes",
+        "sent",
         "send_buffer_drops",
         "volatile_drops",
     )
@@ -38,6 +43,11 @@ class Counters:
         self.packets_out = 0
         """Engine.IO packets queued on a transport (heartbeats included; a binary attachment is one)."""
         self.bytes_out = 0
+        self.sent: list[int] = []
+        """The size of each message queued since the last :meth:`fold` (its binary attachments are
+        added to ``packets_out`` at once)."""
+        self.received: list[int] = []
+        """The size of each message received since the last :meth:`fold`."""
         self.volatile_drops = 0
         """Volatile messages not sent because the transport could not take them then."""
         self.send_buffer_closes = 0
@@ -55,6 +65,19 @@ class Counters:
         """Engine.IO sessions closed, by reason."""
         self.disconnects: Counter[tuple[str, str]] = Counter()
         """Sockets disconnected, by namespace and Socket.IO disconnect reason."""
+
+    def fold(self) -> None:
+        """Add the messages logged in :attr:`sent` and :attr:`received` to the totals."""
+        sent = self.sent
+        if sent:
+            self.packets_out += len(sent)
+            self.bytes_out += sum(sent)
+            sent.clear()
+        received = self.received
+        if received:
+            self.packets_in += len(received)
+            self.bytes_in += sum(received)
+            received.clear()
 
 
 def text_size(text: str) -> int:

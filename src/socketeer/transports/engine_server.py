@@ -251,10 +251,6 @@ class EngineConnection:
                 self._overflow("send buffer")
                 return False
             ws.write(message)
-            counters = self._server.counters
-            if counters is not None:
-                counters.packets_out += 1 + len(message.binaries)
-                counters.bytes_out += message.nbytes
             return True
         if self.session.closed:
             return False
@@ -267,10 +263,6 @@ class EngineConnection:
             return False
         self._outbox.append(message)
         self._outbox_bytes += size
-        counters = self._server.counters
-        if counters is not None:
-            counters.packets_out += 1 + len(message.binaries)
-            counters.bytes_out += size
         if self._poll is not None:
             self._flush_poll()
         return True
@@ -392,10 +384,6 @@ class EngineConnection:
         if self._trace:
             trace(self.sid, "websocket", "<", text)
         if text[:1] == "4":
-            counters = self._server.counters
-            if counters is not None:
-                counters.packets_in += 1
-                counters.bytes_in += (len(text) if text.isascii() else text_size(text)) - 1
             self.handler.on_text(text[1:])
             return
         self._on_control(text, from_polling=False)
@@ -403,10 +391,6 @@ class EngineConnection:
     def on_ws_binary(self, data: bytes) -> None:
         if self._trace:
             trace(self.sid, "websocket", "<", data)
-        counters = self._server.counters
-        if counters is not None:
-            counters.packets_in += 1
-            counters.bytes_in += len(data)
         self.handler.on_binary(data)
 
     def on_ws_close(self, reason: str) -> None:
@@ -542,11 +526,83 @@ class _ObservedV3Connection(_ObservedConnection, _V3Connection):
     __slots__ = ()
 
 
+class _CountedConnection(EngineConnection):
+    """A connection of an engine with :class:`Counters` (the metrics): counts the messages it sends and
+    receives, a few integer additions each. Engines without counters make plain connections, whose
+    methods have no counting in them at all (the class is swapped, as for observers)."""
+
+    __slots__ = ()
+
+    def write(self, message: WireMessage) -> bool:
+        ws = self.ws
+        if ws is not None and not (message.volatile or self._overflowed or self._trace):
+            # the common case, EngineConnection.write's first branch without a call in between
+            buffered = ws.buffered_amount()
+            if not buffered or buffered + message.nbytes <= self._server.config.limits.max_send_buffer:
+                ws.write(message)
+                counters: Counters = self._server.counters  # type: ignore[assignment]
+                counters.sent.append(message.nbytes)  # an append: no integer allocated per message
+                if message.binaries:
+                    counters.packets_out += len(message.binaries)
+                return True
+        if EngineConnection.write(self, message):  # every other case, by the rules of the base class
+            counters = self._server.counters  # type: ignore[assignment]
+            counters.sent.append(message.nbytes)  # an append: no integer allocated per message
+            if message.binaries:
+                counters.packets_out += len(message.binaries)
+            return True
+        return False
+
+    def on_ws_text(self, text: str) -> None:
+        if self._trace:
+            trace(self.sid, "websocket", "<", text)
+        if text[:1] == "4":
+            counters: Counters = self._server.counters  # type: ignore[assignment]
+            counters.received.append((len(text) if text.isascii() else text_size(text)) - 1)
+            self.handler.on_text(text[1:])
+            return
+        self._on_control(text, from_polling=False)
+
+    def on_ws_binary(self, data: bytes) -> None:
+        counters: Counters = self._server.counters  # type: ignore[assignment]
+        counters.received.append(len(data))
+        EngineConnection.on_ws_binary(self, data)
+
+
+class _CountedV3Connection(_V3Connection, _CountedConnection):
+    """v3 first: what is counted is what a v4 connection counts (binary frames decoded)."""
+
+    __slots__ = ()
+
+
+class _ObservedCountedConnection(_ObservedConnection, _CountedConnection):
+    __slots__ = ()
+
+
+class _ObservedCountedV3Connection(_ObservedConnection, _CountedV3Connection):
+    __slots__ = ()
+
+
 _OBSERVED: dict[type[EngineConnection], type[EngineConnection]] = {
     EngineConnection: _ObservedConnection,
     _V3Connection: _ObservedV3Connection,
     _ObservedConnection: _ObservedConnection,
     _ObservedV3Connection: _ObservedV3Connection,
+    _CountedConnection: _ObservedCountedConnection,
+    _CountedV3Connection: _ObservedCountedV3Connection,
+    _ObservedCountedConnection: _ObservedCountedConnection,
+    _ObservedCountedV3Connection: _ObservedCountedV3Connection,
+}
+
+_COUNTED: dict[type[EngineConnection], type[EngineConnection]] = {
+    EngineConnection: _CountedConnection,
+    _V3Connection: _CountedV3Connection,
+    _ObservedConnection: _ObservedCountedConnection,
+    _ObservedV3Connection: _ObservedCountedV3Connection,
+    _CountedConnection: _CountedConnection,
+    _CountedV3Connection: _CountedV3Connection,
+    _ObservedCountedConnection: _ObservedCountedConnection,
+    _ObservedCountedV3Connection: _ObservedCountedV3Connection,
 }
 
 
@@ -655,8 +711,17 @@ class EngineServer:
         self._handshakes: dict[str, tuple[float, int]] = {}
         self._error_listeners: list[ConnectionErrorListener] = []
         self.counters: Counters | None = None
-        """What :mod:`socketeer.metrics` reads; ``None`` until it is installed."""
+        """What :mod:`socketeer.metrics` reads; ``None`` until :meth:`count` installs it."""
         self.router: SessionRouter | None = None
+
+    def count(self, counters: Counters) -> None:
+        """Count what this engine does into ``counters`` from now on (:mod:`socketeer.metrics`).
+
+        The sessions, open ones included, become counting connections (their class is swapped): an
+        engine that never counts pays nothing per message for it."""
+        self.counters = counters
+        for conn in self.connections.values():
+            conn.__class__ = _COUNTED[type(conn)]
 
     def use_router(self, router: SessionRouter | None) -> None:
         """Share the sessions with other servers without sticky sessions: new session ids name this server,
@@ -943,6 +1008,8 @@ class EngineServer:
             conn = EngineConnection(self, sid, request, self.loop.time())
         else:  # as the official server: 3 by default
             conn = _V3Connection(self, sid, request, self.loop.time(), 3)
+        if self.counters is not None:
+            conn.__class__ = _COUNTED[type(conn)]
         self.connections[sid] = conn
         conn._schedule()
         return conn
