@@ -248,6 +248,10 @@ async def test_pipelined_requests_are_answered_in_order(served: Served) -> None:
     poll, app = await exchange(served.port, get(POLL) + get("/api/hello"), count=2)
     assert b'0{"sid":' in poll
     assert status(app) == 200 and body_json(app)["state"] == "hello from the lifespan"
+    # a pipelined request cut inside its request line: still one request, answered whole
+    hello = get("/api/hello")
+    poll, app = await exchange(served.port, get(POLL) + hello[:3], hello[3:])
+    assert b'0{"sid":' in poll and body_json(app)["hello"] == "world"
     # behind an application request: uvicorn's pipelining
     app, poll = await exchange(served.port, get("/api/hello") + get(POLL), count=2)
     assert body_json(app)["hello"] == "world" and b'0{"sid":' in poll

@@ -293,7 +293,7 @@ class _FirstRequest(asyncio.Protocol):
             return
         self._done()
         parts = buffer[: max(end, 0)].split(b" ")
-        if end >= 0 and len(parts) == 3 and not self._handover.is_engine_target(parts[1]):
+        if end >= 0 and len(parts) == 3 and parts[0] and not self._handover.is_engine_target(parts[1]):
             self._handover._to_app(transport, buffer)
             return
         # Socket.IO's, or a request line too long or malformed: the standalone server answers it

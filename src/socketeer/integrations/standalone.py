@@ -85,6 +85,7 @@ class HttpProtocol(asyncio.Protocol):
     """One TCP connection: HTTP/1.1 requests until it becomes a WebSocket."""
 
     __slots__ = (
+        "_begun",
         "_body",
         "_body_size",
         "_closing",
@@ -128,6 +129,7 @@ class HttpProtocol(asyncio.Protocol):
         self._closing = False
         self._timer: asyncio.TimerHandle | None = None
         self._deflate: DeflateCodec | None = None  # permessage-deflate, when negotiated
+        self._begun = False  # the parser is inside a request (for the idle hand-off)
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -199,6 +201,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._arm_timer(self.server.request_timeout)  # each request, not only the first, must finish in time
+        self._begun = True
         self._url = b""
         self._headers = {}
         self._header_bytes = 0
@@ -226,6 +229,7 @@ class HttpProtocol(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._begun = False
         parser = self._parser
         if parser is None or parser.should_upgrade():
             return
@@ -288,7 +292,8 @@ class HttpProtocol(asyncio.Protocol):
             self._in_flight = asyncio.get_running_loop().create_task(self._respond(request, keep_alive))
             return
         handoff = self.server.idle_handoff
-        if handoff is not None:  # between two requests: the hand-over decides who serves the next one
+        if handoff is not None and not self._begun:
+            # between two requests: the hand-over decides who serves the next one
             pending = b"".join(self._pending)
             self._pending = []
             handoff(self, pending)
