@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.util
 import inspect
 import os
 import sys
@@ -198,9 +199,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.webtransport and not (args.certfile or args.dev_cert):
             print("socketeer serve: --webtransport needs --certfile or --dev-cert", file=sys.stderr)
             return 2
-        if args.app is not None and (args.workers > 1 or args.worker_dir is not None):
-            print("socketeer serve: --app runs with one worker", file=sys.stderr)
-            return 2
+        app: Any = None
+        if args.app is not None:
+            if importlib.util.find_spec("uvicorn") is None:
+                print(
+                    "socketeer serve: --app needs uvicorn, which serves the application's HTTP: "
+                    "pip install 'socketeer[uvicorn]'",
+                    file=sys.stderr,
+                )
+                return 2
+            try:
+                app = load_app(args.app)  # here, once, rather than in every worker
+            except TargetError as exc:
+                print(f"socketeer serve: {exc}", file=sys.stderr)
+                return 2
         if args.workers > 1 and args.worker_dir is None:
             from .integrations.workers import run_workers
 
@@ -219,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 on_ready=lambda port: print(
                     f"socketeer listening on http://{shown}:{port} ({args.workers} workers)", flush=True
                 ),
+                app=args.app,
             )
         try:
             io = load_server(args.target)
@@ -228,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.worker_dir is not None:
             from .integrations.workers import run_worker
 
-            run_worker(io, host, args.port, args.worker_dir, use_uvloop=not args.no_uvloop)
+            run_worker(io, host, args.port, args.worker_dir, use_uvloop=not args.no_uvloop, app=app)
             return 0
         certfile: str | None = args.certfile
         keyfile: str | None = args.keyfile
@@ -247,12 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.webtransport:
             extra.append("WebTransport (HTTP/3) on UDP, same port: {url}")
         options: dict[str, Any] = {}
-        if args.app is not None:
-            try:
-                options["app"] = load_app(args.app)
-            except TargetError as exc:
-                print(f"socketeer serve: {exc}", file=sys.stderr)
-                return 2
+        if app is not None:
+            options["app"] = app
             extra.append(f"the other requests: {args.app}")
         try:
             io.run(

@@ -451,12 +451,40 @@ async def test_cli_app_option(app_dir: Path) -> None:
             await proc.wait()
 
 
+async def test_cli_app_option_with_workers(app_dir: Path, node_modules: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "socketeer", "serve", "handover_cli_app:io", "--app", "handover_cli_app:api",
+        "--port", "0", "--workers", "2", "--no-uvloop",
+        cwd=app_dir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
+        assert line.startswith("socketeer listening on http://127.0.0.1:"), line
+        url = line.removeprefix("socketeer listening on ").split(" ")[0]
+        for _ in range(6):  # new connections: the kernel spreads them over both workers
+            async with httpx.AsyncClient(trust_env=False, timeout=TIMEOUT) as http:
+                assert (await http.get(f"{url}/api/ping")).json() == {"pong": True}
+        clients = await NodeClients.start(node_modules, url)
+        try:
+            for name, mode in zip(("a", "b", "c"), TRANSPORT_MODES, strict=True):
+                assert (await clients.connect(name, mode))["connected"]
+                assert await clients.emit_with_ack(name, "echo", name) == [name]
+        finally:
+            await clients.close()
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--app", "handover_cli_app:nothing"], "has no attribute"),
         (["--app", "handover_cli_app"], "module:attribute"),
-        (["--app", "handover_cli_app:api", "--workers", "2"], "one worker"),
     ],
 )
 def test_cli_refuses_bad_app_options(
