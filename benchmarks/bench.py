@@ -62,7 +62,9 @@ def peers(python: str) -> dict[str, Peer]:
         # a FastAPI application on the same port: Socket.IO on the standalone server's path (io.run(app=...)),
         # and ASGIApp(io, fastapi_app) under uvicorn (benchmarks/fastpath_bench.py compares them)
         "socketeer-fastpath": Peer(
-            "socketeer-fastpath", (python, str(PEERS_DIR / "socketeer_peer.py"), "--fastpath"), ("echo", "fanout")
+            "socketeer-fastpath",
+            (python, str(PEERS_DIR / "socketeer_peer.py"), "--fastpath"),
+            ("echo", "fanout", "polling-echo"),
         ),
         "socketeer-fastapi-asgi": Peer(
             "socketeer-fastapi-asgi",
