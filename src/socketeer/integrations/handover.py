@@ -124,7 +124,8 @@ class AppHandover:
         for connection in list(state.connections):
             connection.shutdown()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + float(self.config.timeout_graceful_shutdown or 5.0)
+        grace = self.config.timeout_graceful_shutdown
+        deadline = loop.time() + (5.0 if grace is None else float(grace))
         while (state.connections or state.tasks) and loop.time() < deadline:
             await asyncio.sleep(0.05)
         if state.tasks:
