@@ -367,6 +367,8 @@ async def test_close_finishes_application_requests_in_flight(served: Served) -> 
         await asyncio.wait_for(closing, TIMEOUT)
     writer.close()
     assert served.events[-1] == "shutdown"
+    state = served.handover.server_state
+    assert not state.connections and not state.tasks and not served.handover._sniffing
 
 
 @pytest.fixture(scope="module")
