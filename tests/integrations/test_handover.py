@@ -301,6 +301,17 @@ async def test_silent_and_slow_connections_are_closed(served: Served) -> None:
     assert not served.handover._sniffing
 
 
+async def test_idle_keep_alive_connections_are_closed(served: Served) -> None:
+    served.server.keep_alive_timeout = 0.2
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(get(POLL))
+    assert b'0{"sid":' in await asyncio.wait_for(read_response(reader), TIMEOUT)
+    writer.write(b"GET /api")  # the next request line, never finished
+    assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""
+    writer.close()
+    assert not served.server._connections and not served.handover._sniffing
+
+
 async def test_without_uvicorn_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "uvicorn", None)
     with pytest.raises(ImportError, match=r"socketeer\[uvicorn\]"):

@@ -90,6 +90,7 @@ class AppHandover:
         self.handed_over = 0
         """How many connections went to the application."""
         self.server: StandaloneServer | None = None
+        self._engine_prefix = b"/socket.io"
         self._sniffing: set[_FirstRequest] = set()
         self._date_timer: asyncio.TimerHandle | None = None
         self._started = False
@@ -101,6 +102,7 @@ class AppHandover:
         if server.http_handler is not None:
             raise TypeError("app and http_handler cannot be used together: app serves the other requests")
         self.server = server
+        self._engine_prefix = server.engine.config.path.rstrip("/").encode("latin-1")
         server.connection_factory = lambda: _FirstRequest(self, None)
         server.idle_handoff = self._idle
         server.http_handler = self._call_app
@@ -149,18 +151,22 @@ class AppHandover:
 
     def _idle(self, proto: HttpProtocol, pending: bytes) -> None:
         """A keep-alive connection of the standalone server between two requests: read the next one's
-        request line before deciding who serves it."""
-        transport = proto.detach()
+        request line before deciding who serves it. The protocol stays the connection's owner (its
+        keep-alive timer runs, the server closes it) until the application takes the connection."""
+        transport = proto.transport
         if transport is None or transport.is_closing():
             return
         sniffer = _FirstRequest(self, proto)
+        sniffer.transport = transport
         transport.set_protocol(sniffer)
-        sniffer.connection_made(transport)
         if pending:
             sniffer.data_received(pending)
 
     def is_engine_target(self, target: bytes) -> bool:
         """Whether a request-target (origin or absolute form) names the Engine.IO path."""
+        if target.startswith(self._engine_prefix) and b"%" not in target:
+            rest = target[len(self._engine_prefix) : len(self._engine_prefix) + 2]
+            return rest in (b"", b"?", b"/", b"/?")  # the common case, without decoding
         if target[:1] != b"/":
             if target.startswith((b"http://", b"https://")):
                 target = urlsplit(target).path or b"/"
@@ -268,16 +274,18 @@ class _FirstRequest(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # a new connection (one given back between two requests is not "made" again)
         self.transport = cast(asyncio.Transport, transport)
         self._handover._sniffing.add(self)
         server = self._handover.server
         assert server is not None
-        delay = server.request_timeout if self._proto is None else server.keep_alive_timeout
-        self._timer = asyncio.get_running_loop().call_later(delay, self.close)
+        self._timer = asyncio.get_running_loop().call_later(server.request_timeout, self.close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._done()
         self.transport = None
+        if self._proto is not None:
+            self._proto.connection_lost(exc)  # the standalone server's protocol still owned it
 
     def data_received(self, data: bytes) -> None:
         transport = self.transport
@@ -294,13 +302,21 @@ class _FirstRequest(asyncio.Protocol):
             return
         self._done()
         parts = buffer[: max(end, 0)].split(b" ")
+        proto = self._proto
         if end >= 0 and len(parts) == 3 and parts[0] and not self._handover.is_engine_target(parts[1]):
+            if proto is not None:
+                self._proto = None
+                proto.detach()
             self._handover._to_app(transport, buffer)
             return
         # Socket.IO's, or a request line too long or malformed: the standalone server answers it
-        proto = self._proto or HttpProtocol(server)
-        transport.set_protocol(proto)
-        proto.connection_made(transport)
+        self._proto = None
+        if proto is None:
+            proto = HttpProtocol(server)
+            transport.set_protocol(proto)
+            proto.connection_made(transport)
+        else:
+            transport.set_protocol(proto)
         proto.data_received(buffer)
 
     def close(self) -> None:

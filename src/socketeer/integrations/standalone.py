@@ -291,6 +291,7 @@ class HttpProtocol(asyncio.Protocol):
             request, keep_alive = self._queued.pop(0)
             self._in_flight = asyncio.get_running_loop().create_task(self._respond(request, keep_alive))
             return
+        self._arm_timer(self.server.keep_alive_timeout)
         handoff = self.server.idle_handoff
         if handoff is not None and not self._begun:
             # between two requests: the hand-over decides who serves the next one
@@ -298,7 +299,6 @@ class HttpProtocol(asyncio.Protocol):
             self._pending = []
             handoff(self, pending)
             return
-        self._arm_timer(self.server.keep_alive_timeout)
         if self._pending:
             pending = b"".join(self._pending)
             self._pending = []
@@ -652,7 +652,8 @@ class StandaloneServer:
         """Makes the protocol of each connection the TCP listener accepts (``None``: :class:`HttpProtocol`)."""
         self.idle_handoff: IdleHandoff | None = None
         """``fn(protocol, pending_bytes)``: called when a keep-alive connection has answered its last
-        request; it takes the connection (``protocol.detach()``) and the bytes already received."""
+        request (its keep-alive timer armed), with the bytes already received; it may read the next
+        request line before giving the connection back or taking it (``protocol.detach()``)."""
         self.closing_hooks: list[Callable[[], Awaitable[None]]] = []
         """Awaited by :meth:`close` once the listeners are closed, before waiting for them."""
         self.handover: Any = None
