@@ -59,6 +59,18 @@ def peers(python: str) -> dict[str, Peer]:
         "socketeer-asgi": Peer(
             "socketeer-asgi", (python, str(PEERS_DIR / "socketeer_peer.py"), "--asgi"), ("echo", "fanout")
         ),
+        # a FastAPI application on the same port: Socket.IO on the standalone server's path (io.run(app=...)),
+        # and ASGIApp(io, fastapi_app) under uvicorn (benchmarks/fastpath_bench.py compares them)
+        "socketeer-fastpath": Peer(
+            "socketeer-fastpath",
+            (python, str(PEERS_DIR / "socketeer_peer.py"), "--fastpath"),
+            ("echo", "fanout", "polling-echo"),
+        ),
+        "socketeer-fastapi-asgi": Peer(
+            "socketeer-fastapi-asgi",
+            (python, str(PEERS_DIR / "socketeer_peer.py"), "--fastapi-asgi"),
+            ("echo", "fanout"),
+        ),
         # with Prometheus metrics on (socketeer.metrics): what counting costs
         "socketeer-metrics": Peer(
             "socketeer-metrics", (python, str(PEERS_DIR / "socketeer_peer.py"), "--metrics"), ("echo", "fanout")

@@ -33,6 +33,7 @@ PURE_BANNED = {"asyncio", "time", "socket", "selectors", "threading"}
 # Convenience entry points that reach upward on purpose, imported lazily inside a function.
 ALLOWED_UPWARD = {
     ("server/server.py", "integrations.standalone"),
+    ("server/server.py", "integrations.handover"),
     ("server/engineio.py", "integrations.standalone"),
 }
 

@@ -4,6 +4,11 @@ Run: ``PORT=4000 python benchmarks/peers/socketeer_peer.py`` (standalone server,
 ``--asgi`` the ASGI app under uvicorn; with ``REDIS_URL`` set, a node of a cluster on the Redis Streams
 adapter (or, with ``CLUSTER_ADAPTER`` ``redis`` or ``sharded``, the classic or sharded Redis adapter);
 ``--metrics`` turns on Prometheus metrics (standalone).
+
+With a FastAPI application on the same port (``GET /api/item``, a small JSON answer):
+``--fastpath`` serves it with ``io.run(app=api)`` (Socket.IO on the standalone server's path, the
+application's HTTP handed to uvicorn's protocol), ``--fastapi-asgi`` runs ``ASGIApp(io, api)`` under
+uvicorn, and ``--fastapi-only`` runs the FastAPI application alone under uvicorn (no Socket.IO).
 """
 
 from __future__ import annotations
@@ -58,9 +63,28 @@ def room(socket: socketeer.Socket, message: dict[str, Any]) -> None:
     io.to(message["room"]).emit("bcast", message["data"])
 
 
+def fastapi_app() -> Any:
+    from fastapi import FastAPI
+
+    api = FastAPI()
+
+    @api.get("/api/item")
+    async def item() -> dict[str, Any]:
+        return {"id": 42, "name": "widget", "tags": ["a", "b"], "price": 9.5}
+
+    return api
+
+
 def main() -> None:
     port = int(os.environ.get("PORT", "4000"))
-    if "--asgi" in sys.argv:
+    if "--fastpath" in sys.argv:  # one port: Socket.IO on the fast path, the rest to uvicorn's protocol
+        io.run("127.0.0.1", port, app=fastapi_app())
+    elif "--fastapi-asgi" in sys.argv or "--fastapi-only" in sys.argv:
+        import uvicorn
+
+        api = fastapi_app() if "--fastapi-only" in sys.argv else socketeer.ASGIApp(io, fastapi_app())
+        uvicorn.run(api, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    elif "--asgi" in sys.argv:
         import uvicorn
 
         uvicorn.run(socketeer.ASGIApp(io), host="127.0.0.1", port=port, log_level="warning", lifespan="off")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.util
 import inspect
 import os
 import sys
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from .integrations.standalone import StandaloneServer
     from .server.server import Server
 
-__all__ = ["load_server", "main", "ready_printer"]
+__all__ = ["load_app", "load_server", "main", "ready_printer"]
 
 
 class TargetError(Exception):
@@ -56,6 +57,27 @@ def load_server(target: str) -> Server:
         obj = obj()
     if not isinstance(obj, Server):
         raise TargetError(f"{target!r} is {type(obj).__name__}, not a socketeer.Server (or a factory of one)")
+    return obj
+
+
+def load_app(target: str) -> Any:
+    """Import ``module:attr`` and return the ASGI application it names (``socketeer serve --app``)."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise TargetError(f"expected 'module:attribute' for --app, got {target!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise TargetError(f"cannot import module {module_name!r}: {exc}") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"module {module_name!r} has no attribute {attr!r}") from None
+    if not callable(obj):
+        raise TargetError(f"--app {target!r} is {type(obj).__name__}, not an ASGI application")
     return obj
 
 
@@ -111,6 +133,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=_port, default=8000, help="port to listen on; 0 picks one (default: 8000)"
     )
+    serve.add_argument(
+        "--app",
+        metavar="module:attr",
+        help="also serve this ASGI application (FastAPI, Starlette...) on the same port: Socket.IO keeps "
+        "the standalone server's path, every other request goes to the application through uvicorn's "
+        "HTTP (needs socketeer[uvicorn])",
+    )
     serve.add_argument("--no-uvloop", action="store_true", help="use the default asyncio event loop")
     serve.add_argument(
         "--workers",
@@ -160,7 +189,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(client_cli.run_connect(args_list[1:]))
 
     args = _parser().parse_args(args_list)
-    from .integrations.standalone import run
 
     if args.command == "serve":
         host: str = args.host
@@ -171,6 +199,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.webtransport and not (args.certfile or args.dev_cert):
             print("socketeer serve: --webtransport needs --certfile or --dev-cert", file=sys.stderr)
             return 2
+        app: Any = None
+        if args.app is not None:
+            if importlib.util.find_spec("uvicorn") is None:
+                print(
+                    "socketeer serve: --app needs uvicorn, which serves the application's HTTP: "
+                    "pip install 'socketeer[uvicorn]'",
+                    file=sys.stderr,
+                )
+                return 2
+            try:
+                app = load_app(args.app)  # here, once, rather than in every worker
+            except TargetError as exc:
+                print(f"socketeer serve: {exc}", file=sys.stderr)
+                return 2
         if args.workers > 1 and args.worker_dir is None:
             from .integrations.workers import run_workers
 
@@ -189,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 on_ready=lambda port: print(
                     f"socketeer listening on http://{shown}:{port} ({args.workers} workers)", flush=True
                 ),
+                app=args.app,
             )
         try:
             io = load_server(args.target)
@@ -198,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.worker_dir is not None:
             from .integrations.workers import run_worker
 
-            run_worker(io, host, args.port, args.worker_dir, use_uvloop=not args.no_uvloop)
+            run_worker(io, host, args.port, args.worker_dir, use_uvloop=not args.no_uvloop, app=app)
             return 0
         certfile: str | None = args.certfile
         keyfile: str | None = args.keyfile
@@ -216,9 +259,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             extra.append(f"serverCertificateHashes: [{hashes}]")
         if args.webtransport:
             extra.append("WebTransport (HTTP/3) on UDP, same port: {url}")
+        options: dict[str, Any] = {}
+        if app is not None:
+            options["app"] = app
+            extra.append(f"the other requests: {args.app}")
         try:
-            run(
-                io,
+            io.run(
                 host,
                 args.port,
                 use_uvloop=not args.no_uvloop,
@@ -226,10 +272,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 certfile=certfile,
                 keyfile=keyfile,
                 webtransport=args.webtransport,
+                **options,
             )
         except ImportError as exc:
-            print(f"socketeer serve: --webtransport needs socketeer[webtransport] ({exc})", file=sys.stderr)
+            if args.app is not None and "uvicorn" in str(exc):
+                print(f"socketeer serve: {exc}", file=sys.stderr)
+            else:
+                print(f"socketeer serve: --webtransport needs socketeer[webtransport] ({exc})", file=sys.stderr)
             return 2
+        except RuntimeError as exc:  # the application's lifespan startup failed
+            if args.app is None:
+                raise
+            print(f"socketeer serve: {exc}", file=sys.stderr)
+            return 3
         return 0
 
     if args.command == "demo":

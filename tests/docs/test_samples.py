@@ -625,6 +625,22 @@ async def howto_mount(**_: Any) -> None:
         await client.disconnect()
 
 
+@check("fastapi_fastpath.py")
+async def fastapi_fastpath(node_modules: Path, **_: Any) -> None:
+    sample = load("fastapi_fastpath.py")
+    async with serving(sample.io, app=sample.api) as url:
+        clients = await NodeClients.start(node_modules, url)
+        try:
+            for name, mode in zip(("a", "b", "c"), TRANSPORT_MODES, strict=True):
+                assert (await clients.connect(name, mode))["connected"]
+            async with httpx.AsyncClient(trust_env=False) as http:
+                assert (await http.get(f"{url}/api/stats")).json() == {"connected": 3, "motd": "welcome"}
+            await clients.emit("a", "chat", "hello")
+            assert (await clients.event("c", "chat"))["args"] == ["hello"]
+        finally:
+            await clients.close()
+
+
 @check("howto_recovery.py")
 async def howto_recovery(**_: Any) -> None:
     sample = load("howto_recovery.py")

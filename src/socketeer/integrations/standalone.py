@@ -85,6 +85,7 @@ class HttpProtocol(asyncio.Protocol):
     """One TCP connection: HTTP/1.1 requests until it becomes a WebSocket."""
 
     __slots__ = (
+        "_begun",
         "_body",
         "_body_size",
         "_closing",
@@ -128,6 +129,7 @@ class HttpProtocol(asyncio.Protocol):
         self._closing = False
         self._timer: asyncio.TimerHandle | None = None
         self._deflate: DeflateCodec | None = None  # permessage-deflate, when negotiated
+        self._begun = False  # the parser is inside a request (for the idle hand-off)
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -199,6 +201,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._arm_timer(self.server.request_timeout)  # each request, not only the first, must finish in time
+        self._begun = True
         self._url = b""
         self._headers = {}
         self._header_bytes = 0
@@ -226,6 +229,7 @@ class HttpProtocol(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._begun = False
         parser = self._parser
         if parser is None or parser.should_upgrade():
             return
@@ -288,6 +292,13 @@ class HttpProtocol(asyncio.Protocol):
             self._in_flight = asyncio.get_running_loop().create_task(self._respond(request, keep_alive))
             return
         self._arm_timer(self.server.keep_alive_timeout)
+        handoff = self.server.idle_handoff
+        if handoff is not None and not self._begun:
+            # between two requests: the hand-over decides who serves the next one
+            pending = b"".join(self._pending)
+            self._pending = []
+            handoff(self, pending)
+            return
         if self._pending:
             pending = b"".join(self._pending)
             self._pending = []
@@ -324,6 +335,15 @@ class HttpProtocol(asyncio.Protocol):
         self._timer = None
         if self._in_flight is None and self._reader is None and self.transport is not None:
             self.transport.close()
+
+    def detach(self) -> asyncio.Transport | None:
+        """Stop serving the connection without closing it, between two requests (the inverse of
+        ``connection_made``): :mod:`socketeer.integrations.handover` gives it to another protocol."""
+        transport = self.transport
+        self.transport = None
+        self.server._connections.discard(self)
+        self._cancel_timer()
+        return transport
 
     # -- WebSocket -----------------------------------------------------------------------------
 
@@ -592,6 +612,7 @@ class _RequestTooLarge(Exception):
 
 
 UpgradeHandoff = Callable[[HttpRequest, bytes, asyncio.Transport], bool]
+IdleHandoff = Callable[[HttpProtocol, bytes], None]
 
 
 class StandaloneServer:
@@ -626,6 +647,17 @@ class StandaloneServer:
         self.upgrade_handoff: UpgradeHandoff | None = None
         """``fn(request, raw_request, transport) -> bool``: give a WebSocket upgrade's connection to
         another process (``--workers``: the worker that owns the session); ``True`` if it took it."""
+        # -- hand-over of connections to another application (integrations/handover.py) --
+        self.connection_factory: Callable[[], asyncio.Protocol] | None = None
+        """Makes the protocol of each connection the TCP listener accepts (``None``: :class:`HttpProtocol`)."""
+        self.idle_handoff: IdleHandoff | None = None
+        """``fn(protocol, pending_bytes)``: called when a keep-alive connection has answered its last
+        request (its keep-alive timer armed), with the bytes already received; it may read the next
+        request line before giving the connection back or taking it (``protocol.detach()``)."""
+        self.closing_hooks: list[Callable[[], Awaitable[None]]] = []
+        """Awaited by :meth:`close` once the listeners are closed, before waiting for them."""
+        self.handover: Any = None
+        """The :class:`~socketeer.integrations.handover.AppHandover` when another application shares the port."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self.webtransport: Any = None
         """The UDP (HTTP/3) listener of the WebTransport transport, when it runs
@@ -637,7 +669,7 @@ class StandaloneServer:
         self._loop = asyncio.get_running_loop()
         await self.io.start()
         self._server = await self._loop.create_server(
-            lambda: HttpProtocol(self),
+            self.connection_factory or (lambda: HttpProtocol(self)),
             host,
             port,
             ssl=self.ssl,
@@ -693,6 +725,8 @@ class StandaloneServer:
             self._server.close()
         for extra in self._extra_servers:
             extra.close()
+        for hook in self.closing_hooks:
+            await hook()
         # write the responses already decided (the polls answered by io.close()) before closing
         in_flight = [proto._in_flight for proto in self._connections if proto._in_flight is not None]
         if in_flight:

@@ -62,15 +62,17 @@ def run_workers(
     *,
     use_uvloop: bool = True,
     on_ready: Callable[[int], None] | None = None,
+    app: str | None = None,
 ) -> int:
-    """Supervise ``workers`` worker processes until SIGINT or SIGTERM; returns the exit status."""
+    """Supervise ``workers`` worker processes until SIGINT or SIGTERM; returns the exit status.
+    ``app`` (``module:attr``): each worker also serves this ASGI application (``serve --app``)."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     reserved = _reserve_port(host, port)
     port = int(reserved.getsockname()[1])
     directory = tempfile.mkdtemp(prefix="socketeer-workers-")
     try:
-        return asyncio.run(_supervise(target, host, port, workers, directory, use_uvloop, on_ready))
+        return asyncio.run(_supervise(target, host, port, workers, directory, use_uvloop, on_ready, app))
     finally:
         reserved.close()
         shutil.rmtree(directory, ignore_errors=True)
@@ -84,6 +86,7 @@ async def _supervise(
     directory: str,
     use_uvloop: bool,
     on_ready: Callable[[int], None] | None,
+    app: str | None = None,
 ) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -96,6 +99,8 @@ async def _supervise(
     command += ["--worker-dir", directory]
     if not use_uvloop:
         command.append("--no-uvloop")
+    if app is not None:
+        command += ["--app", app]
 
     async def spawn() -> asyncio.subprocess.Process:
         proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
@@ -238,9 +243,16 @@ class UpgradeHandoff:
 
 
 def run_worker(
-    target_server: object, host: str, port: int, directory: str, *, use_uvloop: bool = True
+    target_server: object,
+    host: str,
+    port: int,
+    directory: str,
+    *,
+    use_uvloop: bool = True,
+    app: Any = None,
 ) -> None:
-    """The worker side (``--worker-dir``): serve on the shared port and the worker's own unix socket."""
+    """The worker side (``--worker-dir``): serve on the shared port and the worker's own unix socket
+    (and ``app``, an ASGI application, on the same port: :mod:`socketeer.integrations.handover`)."""
     from ..server.server import Server
     from .standalone import install_uvloop, serve
 
@@ -265,7 +277,12 @@ def run_worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
-        server = await serve(io, host, port, reuse_port=True)
+        if app is not None:
+            from .handover import serve as serve_with_app
+
+            server = await serve_with_app(io, host, port, app=app, reuse_port=True)
+        else:
+            server = await serve(io, host, port, reuse_port=True)
         await server.start_unix(os.path.join(directory, f"{node_id}.sock"))
         handoff = UpgradeHandoff(directory, node_id, io.engine, server)
         handoff.start()

@@ -366,17 +366,32 @@ class Server:
 
     # -- running -------------------------------------------------------------------------------
 
-    async def serve(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> Any:
+    async def serve(
+        self, host: str = "127.0.0.1", port: int = 8000, *, app: Any = None, **options: Any
+    ) -> Any:
         """Start the standalone server (uvloop + httptools) and return it once it listens.
 
         Use ``await io.serve(...)`` then ``await server.serve_forever()``, or ``socketeer serve``.
+        ``app`` (a FastAPI, Starlette or any ASGI application) is served on the same port: Socket.IO's
+        requests keep the standalone server's fast path, every other request is the application's,
+        served by uvicorn's HTTP (extra ``socketeer[uvicorn]``; ``app_options`` for ``uvicorn.Config``).
         """
+        if app is not None:
+            from ..integrations.handover import serve as serve_with_app  # convenience entry point
+
+            return await serve_with_app(self, host, port, app=app, **options)
         from ..integrations.standalone import serve  # the one upward import: a convenience entry point
 
         return await serve(self, host, port, **options)
 
-    def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-        """Serve with the standalone server until SIGINT or SIGTERM, then close gracefully (blocking)."""
+    def run(self, host: str = "127.0.0.1", port: int = 8000, *, app: Any = None, **options: Any) -> None:
+        """Serve with the standalone server until SIGINT or SIGTERM, then close gracefully (blocking);
+        ``app`` as for :meth:`serve`."""
+        if app is not None:
+            from ..integrations.handover import run as run_with_app  # convenience entry point
+
+            run_with_app(self, host, port, app=app, **options)
+            return
         from ..integrations.standalone import run  # the one upward import: a convenience entry point
 
         run(self, host, port, **options)
