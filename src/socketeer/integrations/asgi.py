@@ -171,46 +171,31 @@ class _Sends:
     task of the application) are sent at most one event-loop iteration later, by one callback for all.
     """
 
-    __slots__ = ("_loop", "_pending", "dispatching", "last_message", "last_text")
+    __slots__ = ("dispatching", "last_event", "last_message", "pending")
 
     def __init__(self) -> None:
-        self._pending: list[_ASGIWebSocket] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.pending: list[_ASGIWebSocket] = []
         self.dispatching = False
-        # the text of the last message sent, decoded once for all the connections a broadcast goes to
+        # the ASGI event of the last message sent: a broadcast is decoded once, its event shared by all
         self.last_message: WireMessage | None = None
-        self.last_text = ""
+        self.last_event: Message = {}
 
-    def add(self, port: _ASGIWebSocket) -> None:
-        port.scheduled = True
-        pending = self._pending
-        pending.append(port)
-        if self.dispatching:
-            return  # the dispatching reader sends it
-        if len(pending) == 1:
-            loop = asyncio.get_running_loop()
-            self._loop = loop
-            loop.call_soon(self.run)
-        elif self._loop is not None and self._loop.is_closed():  # left over from a closed loop
-            self._pending = [port]
-            self._loop = asyncio.get_running_loop()
-            self._loop.call_soon(self.run)
+    def schedule(self) -> None:
+        asyncio.get_running_loop().call_soon(self.run)
 
     def run(self) -> None:
-        pending = self._pending
+        pending = self.pending
         if pending:
-            self._pending = []
+            self.pending = []
             for port in pending:
                 port.scheduled = False
                 port.pump()
 
-    def text_of(self, message: WireMessage) -> str:
-        if message is self.last_message:
-            return self.last_text
-        text = message.text.decode("utf-8")  # type: ignore[union-attr]
+    def event_of(self, message: WireMessage) -> Message:
+        event = {"type": _SEND, "text": message.text.decode("utf-8")}  # type: ignore[union-attr]
         self.last_message = message
-        self.last_text = text
-        return text
+        self.last_event = event
+        return event
 
 
 class _ASGIWebSocket:
@@ -227,12 +212,12 @@ class _ASGIWebSocket:
     __slots__ = (
         "_close_task",
         "_closing",
-        "_dead",
         "_inflight",
         "_queue",
         "_queued",
         "_send",
         "_sends",
+        "_shut",
         "_waiting",
         "receiver",
         "scheduled",
@@ -245,7 +230,7 @@ class _ASGIWebSocket:
         self._queue: deque[WireMessage | str | bytes] = deque()
         self._queued = 0
         self._closing: int | None = None
-        self._dead = False
+        self._shut = False  # closing or dead: writes are dropped
         self.scheduled = False  # in the _Sends' list
         self._inflight: Any = None  # a send the server has not completed: the iterator to resume
         self._waiting: Any = None  # what that send waits for (a future)
@@ -254,20 +239,20 @@ class _ASGIWebSocket:
     # -- WebSocketPort -------------------------------------------------------------------------
 
     def write(self, message: WireMessage) -> None:
-        if self._closing is not None or self._dead:
+        if self._shut:
             return
         self._queue.append(message)
         self._queued += message.nbytes
         if not self.scheduled and self._inflight is None:
-            self._sends.add(self)
+            self._add()
 
     def send_text(self, text: str) -> None:
-        if self._closing is not None or self._dead:
+        if self._shut:
             return
         self._queue.append(text)
         self._queued += len(text)
         if not self.scheduled and self._inflight is None:
-            self._sends.add(self)
+            self._add()
 
     def flush(self) -> None:
         """Nothing to do: every message is a ``send`` of its own, made as soon as it can be."""
@@ -276,9 +261,10 @@ class _ASGIWebSocket:
         if self._closing is not None:
             return
         self._closing = code
+        self._shut = True
         self.receiver = NO_RECEIVER
         if not self.scheduled and self._inflight is None:
-            self._sends.add(self)
+            self._add()
 
     def buffered_amount(self) -> int:
         return self._queued
@@ -292,12 +278,21 @@ class _ASGIWebSocket:
     def closing(self) -> bool:
         return self._closing is not None
 
+    def _add(self) -> None:
+        self.scheduled = True
+        sends = self._sends
+        pending = sends.pending
+        pending.append(self)
+        if len(pending) == 1 and not sends.dispatching:  # else the dispatching reader sends it
+            sends.schedule()
+
     def pump(self) -> None:
         """Send what is queued, then the close if one was asked, until a send has to wait."""
         if self._inflight is not None or self._close_task is not None:
             return
         queue = self._queue
         send = self._send
+        sends = self._sends
         while queue:
             item = queue.popleft()
             if type(item) is WireMessage:
@@ -309,7 +304,7 @@ class _ASGIWebSocket:
                     self._queued -= len(item.text)
                 else:
                     self._queued -= item.nbytes
-                event: Message = {"type": _SEND, "text": self._sends.text_of(item)}
+                event = sends.last_event if item is sends.last_message else sends.event_of(item)
             elif type(item) is str:
                 self._queued -= len(item)
                 event = {"type": _SEND, "text": item}
@@ -359,7 +354,7 @@ class _ASGIWebSocket:
     def _failed(self, exc: BaseException) -> None:
         # the peer went away while we wrote: the reader sees the disconnect
         logger.debug("WebSocket send failed: %r", exc)
-        self._dead = True
+        self._shut = True
         self._queue.clear()
         self._queued = 0
 
@@ -369,7 +364,7 @@ class _ASGIWebSocket:
         except Exception as exc:
             logger.debug("WebSocket close failed: %r", exc)
         finally:
-            self._dead = True
+            self._shut = True
             self._queue.clear()
             self._queued = 0
 
@@ -377,7 +372,7 @@ class _ASGIWebSocket:
         """The peer is gone (or broke a limit): tell the receiver once."""
         receiver = self.receiver
         self.receiver = NO_RECEIVER
-        self._dead = True
+        self._shut = True
         receiver.on_ws_close(reason)
 
     async def finish(self) -> None:
