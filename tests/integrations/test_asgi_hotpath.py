@@ -66,6 +66,7 @@ class Client:
         self.senders: list[asyncio.Task[Any] | None] = []  # the task each send was made from
         self.waits = waits  # every send waits one loop iteration before it completes
         self.stuck: asyncio.Future[None] | None = None  # when set, every send waits for it
+        self.gone = False  # when set, every send raises at once (as granian's does for a closed peer)
         self._arrived: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
 
@@ -73,6 +74,8 @@ class Client:
         return await self.inbox.get()
 
     def send(self, message: Message) -> Awaitable[None]:
+        if self.gone:
+            raise RuntimeError("the connection is closed")
         self.sends += 1
         self.senders.append(asyncio.current_task())
         self.sent.append(message)
@@ -285,3 +288,17 @@ async def test_a_peer_that_does_not_take_its_messages_is_closed_at_the_send_buff
         blocked.cancel()
         await stuck.close()
         await io.close()
+
+
+async def test_a_send_that_fails_at_once_leaves_the_other_deliveries_alone() -> None:
+    io = make_server()
+    async with connected(io, 3) as (_, clients):
+        clients[1].gone = True
+        clients[0].put('42["broadcast",1]')
+        assert await clients[0].next_text() == '42["bcast",1]'
+        assert await clients[2].next_text() == '42["bcast",1]'
+        clients[1].gone = False
+        io.emit("news", 2)  # the failed connection takes nothing more; the others still do
+        assert await clients[2].next_text() == '42["news",2]'
+        assert await clients[0].next_text() == '42["news",2]'
+        assert clients[1].sent == []

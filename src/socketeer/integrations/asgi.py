@@ -189,7 +189,10 @@ class _Sends:
             self.pending = []
             for port in pending:
                 port.scheduled = False
-                port.pump()
+                try:
+                    port.pump()
+                except Exception:  # not expected: never leave the other connections unsent
+                    logger.exception("error while sending on a WebSocket")
 
     def event_of(self, message: WireMessage) -> Message:
         event = {"type": _SEND, "text": message.text.decode("utf-8")}  # type: ignore[union-attr]
@@ -311,8 +314,8 @@ class _ASGIWebSocket:
             else:
                 self._queued -= len(item)  # type: ignore[arg-type]
                 event = {"type": _SEND, "bytes": item}
-            awaitable = send(event)
             try:
+                awaitable = send(event)  # (granian's send may raise at once: the peer is gone)
                 if type(awaitable) is _Coroutine:
                     waiting = awaitable.send(None)
                     iterator: Any = awaitable
@@ -345,7 +348,7 @@ class _ASGIWebSocket:
             self._inflight = self._waiting = None
             self.pump()
             return
-        except BaseException as exc:  # noqa: BLE001 -- also a cancelled send: the peer is gone
+        except (Exception, asyncio.CancelledError) as exc:  # also a cancelled send: the peer is gone
             self._inflight = self._waiting = None
             self._failed(exc)
             return
