@@ -4,6 +4,8 @@ printed at the end.
 
     python benchmarks/bench.py [--reps 3] [--scenarios echo,ack,...] [--peers socketeer,node-socketio]
                                [--duration 5] [--warmup 2] [--scale 1.0] [--out FILE]
+    python benchmarks/bench.py --peers asgi --scenarios echo,ack,fanout   # the ASGI path against its floors
+    python benchmarks/bench.py --from FILE [--from FILE ...]              # the tables of earlier raw results
 
 Use ``benchmarks/run``, which installs the peers first.
 """
@@ -51,13 +53,46 @@ class Peer:
     scenarios: tuple[str, ...] = SCENARIOS
 
 
+#: the scenarios of the floors (bare apps that answer echo, ack and broadcast only)
+FLOOR_SCENARIOS = ("echo", "ack", "fanout")
+#: socketeer peer -> the floor of the same server (what socketeer adds = the peer minus its floor)
+FLOORS = {
+    "socketeer": "floor-standalone",
+    "socketeer-asgi": "floor-uvicorn",
+    "socketeer-hypercorn": "floor-hypercorn",
+    "socketeer-granian": "floor-granian",
+}
+#: named peer sets for --peers; ``asgi`` is the comparison of the ASGI path with the standalone one
+PEER_SETS = {
+    "asgi": ",".join(name for pair in FLOORS.items() for name in pair[::-1]),
+}
+
+
 def peers(python: str) -> dict[str, Peer]:
-    return {
+    asgi_run = str(PEERS_DIR / "asgi_run.py")
+    known = {
         "node-socketio": Peer("node-socketio", ("node", str(PEERS_DIR / "node_socketio.js"))),
         "python-socketio": Peer("python-socketio", (python, str(PEERS_DIR / "pysio_uvicorn.py"))),
         "socketeer": Peer("socketeer", (python, str(PEERS_DIR / "socketeer_peer.py"))),
+        # the ASGI app under uvicorn (httptools, websockets), hypercorn and granian
         "socketeer-asgi": Peer(
-            "socketeer-asgi", (python, str(PEERS_DIR / "socketeer_peer.py"), "--asgi"), ("echo", "fanout")
+            "socketeer-asgi",
+            (python, asgi_run, "uvicorn", "socketeer_peer:asgi_app"),
+            ("echo", "ack", "fanout", "rooms"),
+        ),
+        "socketeer-hypercorn": Peer(
+            "socketeer-hypercorn",
+            (python, asgi_run, "hypercorn", "socketeer_peer:asgi_app"),
+            ("echo", "ack", "fanout", "rooms"),
+        ),
+        "socketeer-granian": Peer(
+            "socketeer-granian",
+            (python, asgi_run, "granian", "socketeer_peer:asgi_app"),
+            ("echo", "ack", "fanout", "rooms"),
+        ),
+        # the floors: each server with nothing on top (peers/standalone_floor.py, peers/asgi_floor.py)
+        "floor-standalone": Peer(
+            "floor-standalone", (python, str(PEERS_DIR / "standalone_floor.py")), FLOOR_SCENARIOS
         ),
         # a FastAPI application on the same port: Socket.IO on the standalone server's path (io.run(app=...)),
         # and ASGIApp(io, fastapi_app) under uvicorn (benchmarks/fastpath_bench.py compares them)
@@ -73,9 +108,15 @@ def peers(python: str) -> dict[str, Peer]:
         ),
         # with Prometheus metrics on (socketeer.metrics): what counting costs
         "socketeer-metrics": Peer(
-            "socketeer-metrics", (python, str(PEERS_DIR / "socketeer_peer.py"), "--metrics"), ("echo", "fanout")
+            "socketeer-metrics",
+            (python, str(PEERS_DIR / "socketeer_peer.py"), "--metrics"),
+            ("echo", "fanout"),
         ),
     }
+    for server in ("uvicorn", "hypercorn", "granian"):
+        name = f"floor-{server}"
+        known[name] = Peer(name, (python, asgi_run, server, "asgi_floor:app"), FLOOR_SCENARIOS)
+    return known
 
 
 def pinned(command: tuple[str, ...], cpu: int | None) -> list[str]:
@@ -197,7 +238,7 @@ def report(results: list[dict[str, Any]], names: list[str]) -> str:
                 "loadgen_cpu_pct",
             )
         }
-    others = [n for n in names if not n.startswith("socketeer")]
+    others = [n for n in names if not n.startswith(("socketeer", "floor-"))]
     header = ["scenario", *names, *(f"socketeer vs {n}" for n in others)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for scenario in SCENARIOS:
@@ -233,6 +274,40 @@ def report(results: list[dict[str, Any]], names: list[str]) -> str:
     return "\n".join(lines)
 
 
+def added_report(results: list[dict[str, Any]]) -> str:
+    """What socketeer adds to each server's floor, per scenario (medians of server CPU µs per message),
+    and that against what it adds on the standalone path."""
+
+    def cost(scenario: str, name: str) -> float | None:
+        rows = [
+            r
+            for r in results
+            if r.get("scenario") == scenario and r.get("server") == name and "error" not in r
+        ]
+        return median(rows, "server_cpu_us_per_msg")
+
+    lines = [
+        "| server | scenario | floor µs/msg | socketeer µs/msg | added µs | added vs standalone added |",
+        "|---|---|---|---|---|---|",
+    ]
+    for scenario in FLOOR_SCENARIOS:
+        base_floor, base = cost(scenario, "floor-standalone"), cost(scenario, "socketeer")
+        standalone_added = None if base_floor is None or base is None else base - base_floor
+        for ours, floor in FLOORS.items():
+            f, o = cost(scenario, floor), cost(scenario, ours)
+            if f is None or o is None:
+                continue
+            added = o - f
+            server = "standalone" if ours == "socketeer" else floor.removeprefix("floor-")
+            versus = (
+                f"{added / standalone_added:.2f}×"
+                if standalone_added is not None and standalone_added > 0 and ours != "socketeer"
+                else "—"
+            )
+            lines.append(f"| {server} | {scenario} | {f:.2f} | {o:.2f} | {added:.2f} | {versus} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -250,7 +325,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--python", default=sys.executable, help="the interpreter of the Python peers")
     parser.add_argument("--out", type=Path, default=None, help="raw results (JSON lines)")
+    parser.add_argument(
+        "--from",
+        dest="sources",
+        type=Path,
+        action="append",
+        default=[],
+        help="measure nothing: print the tables of these raw results (repeatable)",
+    )
     args = parser.parse_args(argv)
+    args.peers = ",".join(PEER_SETS.get(name, name) for name in args.peers.split(","))
+    if args.sources:
+        rows = [
+            json.loads(line) for source in args.sources for line in source.read_text().splitlines() if line
+        ]
+        seen = list(dict.fromkeys(r["server"] for r in rows))
+        print(report(rows, [n for n in args.peers.split(",") if n in seen] or seen))
+        added = added_report(rows)
+        if added:
+            print("\n" + added)
+        return 0
     if args.no_pin:
         args.server_cpu = args.loadgen_cpu = None
     known = peers(args.python)
@@ -286,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"rep {rep} {scenario:13} {name:16} {shown}", flush=True)
     print()
     print(report(results, names))
+    added = added_report(results)
+    if added:
+        print("\n" + added)
     print(f"\nraw results: {out}")
     return 1 if any("error" in r for r in results) else 0
 

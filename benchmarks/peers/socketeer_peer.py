@@ -1,7 +1,8 @@
 """socketeer as a benchmark peer: the handlers every peer implements (echo, ack, broadcast, join, room).
 
 Run: ``PORT=4000 python benchmarks/peers/socketeer_peer.py`` (standalone server, uvloop) or with
-``--asgi`` the ASGI app under uvicorn; with ``REDIS_URL`` set, a node of a cluster on the Redis Streams
+``--asgi`` the ASGI app under uvicorn (httptools, websockets); ``asgi_app`` is the ASGI app, for
+``asgi_run.py`` (``python benchmarks/peers/asgi_run.py hypercorn socketeer_peer:asgi_app``); with ``REDIS_URL`` set, a node of a cluster on the Redis Streams
 adapter (or, with ``CLUSTER_ADAPTER`` ``redis`` or ``sharded``, the classic or sharded Redis adapter);
 ``--metrics`` turns on Prometheus metrics (standalone).
 
@@ -75,6 +76,9 @@ def fastapi_app() -> Any:
     return api
 
 
+asgi_app = socketeer.ASGIApp(io)
+
+
 def main() -> None:
     port = int(os.environ.get("PORT", "4000"))
     if "--fastpath" in sys.argv:  # one port: Socket.IO on the fast path, the rest to uvicorn's protocol
@@ -87,7 +91,10 @@ def main() -> None:
     elif "--asgi" in sys.argv:
         import uvicorn
 
-        uvicorn.run(socketeer.ASGIApp(io), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.run(
+            asgi_app, host="127.0.0.1", port=port, http="httptools", ws="websockets", loop="uvloop",
+            log_level="warning", lifespan="on",
+        )  # fmt: skip
     else:
         from socketeer.integrations.standalone import run
 
