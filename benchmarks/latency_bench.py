@@ -66,6 +66,7 @@ def echo_rate(
         try:
             if storm is not None:
                 clients, payload, window = STORMS[storm]
+                clients = max(2, round(clients * args.scale))
                 command = [
                     "node", str(HERE / "loadgen.js"), "--scenario", "storm", "--port", str(port),
                     "--server-pid", str(proc.pid), "--clients", str(clients), "--payload", str(payload),
@@ -78,7 +79,7 @@ def echo_rate(
                     raise RuntimeError("the storm did not start")
             command = [
                 "node", str(HERE / "loadgen.js"), "--scenario", "echo-rate", "--port", str(port),
-                "--server-pid", str(proc.pid), "--clients", str(args.clients), "--rate", str(rate),
+                "--server-pid", str(proc.pid), "--clients", str(max(2, round(args.clients * args.scale))), "--rate", str(rate),
                 "--warmup", str(args.warmup), "--duration", str(args.duration),
             ]  # fmt: skip
             done = subprocess.run(
@@ -215,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fractions", default="0.5,0.9", help="of each server's own saturation rate")
     parser.add_argument("--storms", default=",".join(STORMS), help="storm variants run at the first fraction")
     parser.add_argument("--clients", type=int, default=100, help="echo clients")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply the client counts (0.1 for a quick run)"
+    )
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--server-cpu", type=int, default=0)
@@ -222,11 +226,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--python", default=sys.executable, help="the interpreter of the Python peers")
     parser.add_argument("--out", type=Path, default=None, help="raw results (JSON lines)")
+    parser.add_argument(
+        "--before-src",
+        type=Path,
+        default=None,
+        help="also measure peer socketeer-before: socketeer from this source tree (a checkout's src/ "
+        "before a change), in the same run",
+    )
     args = parser.parse_args(argv)
-    args.scale = 1.0  # bench.measure's client scaling
     if args.no_pin:
         args.server_cpu = args.loadgen_cpu = None
     known = bench.peers(args.python)
+    if args.before_src is not None:
+        peer = known["socketeer"]
+        src = str(args.before_src.resolve())
+        known["socketeer-before"] = bench.Peer(
+            "socketeer-before", ("env", f"PYTHONPATH={src}", *peer.command)
+        )
+        if "socketeer-before" not in args.peers.split(","):
+            args.peers += ",socketeer-before"
     names = [n for n in args.peers.split(",") if n]
     for name in names:
         if name not in known:
