@@ -12,7 +12,6 @@ import logging
 import signal
 from collections import deque
 from collections.abc import Awaitable, Callable
-from time import perf_counter
 from typing import Any, cast
 from urllib.parse import parse_qsl, unquote
 
@@ -63,7 +62,6 @@ _REASONS = {
 _HOLD_AFTER_CONNECT = 0.001
 _MAX_PIPELINED = 100  # requests parsed and waiting behind the one in flight on a connection
 # Fairness between connections (tail latency under a fan-out storm):
-_READ_SLICE = 0.001  # seconds of handling one connection's input gets before the others have a turn
 _FLUSH_BATCH = 256  # fan-out receivers written per pass of the flush; the rest in the next iteration
 _FLUSH_BATCH_BYTES = 1 << 20  # ... or fewer, once a pass has written this much
 _TEXT = Opcode.TEXT
@@ -452,20 +450,7 @@ class HttpProtocol(asyncio.Protocol):
             logger.info("closing WebSocket: %s (code %d)", exc.reason, exc.close_code)
             self._ws_fail(exc.close_code)
             return
-        self._ws_dispatch(messages, 0)
-
-    def _ws_dispatch(self, messages: list[tuple[int, bytes | str]], start: int) -> None:
-        """Hand ``messages[start:]`` to the receiver. A batch gets ``_READ_SLICE`` seconds: then this
-        connection stops reading and finishes on a later loop iteration, so that one read full of
-        broadcasts does not hold back every other connection's input (and their replies)."""
-        if start and self._closing:
-            return
-        count = len(messages)
-        sliced = count - start > 1
-        deadline = perf_counter() + _READ_SLICE if sliced else 0.0
-        i = start
-        for opcode, payload in messages if start == 0 else messages[start:]:
-            i += 1
+        for opcode, payload in messages:
             if opcode == _TEXT:
                 self.receiver.on_ws_text(payload)  # type: ignore[arg-type]
             elif opcode == _BINARY:
@@ -482,16 +467,6 @@ class HttpProtocol(asyncio.Protocol):
                 return
             if self._closing:
                 return
-            if sliced and i < count and perf_counter() > deadline:
-                transport = self.transport
-                if transport is None:
-                    return
-                if start == 0:
-                    transport.pause_reading()
-                (self.server._loop or asyncio.get_running_loop()).call_soon(self._ws_dispatch, messages, i)
-                return
-        if start and self.transport is not None:
-            self.transport.resume_reading()
 
     def _ws_closed_by_peer(self) -> None:
         receiver = self.receiver
