@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 from urllib.parse import parse_qsl, unquote
@@ -61,9 +60,6 @@ _REASONS = {
 
 _HOLD_AFTER_CONNECT = 0.001
 _MAX_PIPELINED = 100  # requests parsed and waiting behind the one in flight on a connection
-# Fairness between connections (tail latency under a fan-out storm):
-_FLUSH_BATCH = 256  # fan-out receivers written per pass of the flush; the rest in the next iteration
-_FLUSH_BATCH_BYTES = 1 << 20  # ... or fewer, once a pass has written this much
 _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 _CLOSE = Opcode.CLOSE
@@ -501,7 +497,7 @@ class HttpProtocol(asyncio.Protocol):
         self._wbuf.append(frames)
         self._wsize += len(frames)
         if len(self._wbuf) == 1:
-            self.server._schedule_flush(self, message)
+            self.server._schedule_flush(self)
 
     def send_text(self, text: str) -> None:
         self._write_raw(build_text_frame(text.encode()))
@@ -575,7 +571,7 @@ class _DeflateHttpProtocol(HttpProtocol):
         self._wbuf.append(frames)
         self._wsize += len(frames)
         if len(self._wbuf) == 1:
-            self.server._schedule_flush(self, message)
+            self.server._schedule_flush(self)
 
     def send_text(self, text: str) -> None:
         deflate = self._deflate
@@ -624,8 +620,6 @@ class StandaloneServer:
         self._path_bare = self._path.rstrip("/")
         self._connections: set[HttpProtocol] = set()
         self._dirty: list[HttpProtocol] = []
-        self._bulk: deque[HttpProtocol] = deque()
-        self._last_message: WireMessage | None = None
         self._flush_handle: asyncio.Handle | None = None
         self._server: asyncio.AbstractServer | None = None
         self._extra_servers: list[asyncio.AbstractServer] = []
@@ -733,18 +727,8 @@ class StandaloneServer:
 
     # -- write joining -------------------------------------------------------------------------
 
-    # A connection with something to write is flushed once per loop iteration, all its writes in one
-    # ``transport.write``. The receivers of a fan-out (the same message written to connection after
-    # connection) wait in ``_bulk`` and are written in batches, after the other connections: a
-    # reply never waits for a thousand broadcast writes, and a broadcast's writes leave a few hundred
-    # per iteration, with the input of the other connections read in between.
-
-    def _schedule_flush(self, proto: HttpProtocol, message: WireMessage | None = None) -> None:
-        if message is not None and message is self._last_message:
-            self._bulk.append(proto)
-        else:
-            self._last_message = message
-            self._dirty.append(proto)
+    def _schedule_flush(self, proto: HttpProtocol) -> None:
+        self._dirty.append(proto)
         if self._flush_handle is None:
             loop = self._loop or asyncio.get_running_loop()
             self._flush_handle = loop.call_soon(self._flush_all)
@@ -754,30 +738,10 @@ class StandaloneServer:
 
     def _flush_all(self) -> None:
         self._flush_handle = None
-        self._last_message = None
         dirty = self._dirty
         self._dirty = []
         for proto in dirty:
             proto._flush()
-        bulk = self._bulk
-        if not bulk:
-            return
-        if len(bulk) <= _FLUSH_BATCH:
-            self._bulk = deque()
-            for proto in bulk:
-                proto._flush()
-            return
-        budget = _FLUSH_BATCH_BYTES
-        popleft = bulk.popleft
-        for _ in range(_FLUSH_BATCH):
-            proto = popleft()
-            budget -= proto._wsize
-            proto._flush()
-            if budget <= 0 or not bulk:
-                break
-        if bulk and self._flush_handle is None:
-            loop = self._loop or asyncio.get_running_loop()
-            self._flush_handle = loop.call_soon(self._flush_all)
 
 
 def install_uvloop() -> bool:
