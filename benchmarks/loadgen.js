@@ -5,8 +5,10 @@
 //   node benchmarks/loadgen.js --scenario echo --port 4000 --server-pid 1234 [--clients 100 --window 4
 //        --rooms 100 --warmup 2 --duration 5]
 //
-// Scenarios (see benchmarks/README.md): echo, ack, fanout, rooms, connect, polling-echo. Only the
-// measured window counts; every wait is bounded (a hard deadline ends the process).
+// Scenarios (see benchmarks/README.md): echo, ack, fanout, rooms, connect, polling-echo; for the tail
+// latency benchmark (latency_bench.py) echo-rate (open loop, --rate msgs/s) and storm (a room fan-out
+// on other connections that runs until SIGTERM or --duration). Only the measured window counts; every
+// wait is bounded (a hard deadline ends the process).
 const net = require("node:net");
 const http = require("node:http");
 const fs = require("node:fs");
@@ -20,6 +22,10 @@ const DEFAULTS = {
   rooms: { clients: 1000, window: 32, rooms: 100 },
   connect: { clients: 5000, window: 100 },
   "polling-echo": { clients: 50, window: 1 },
+  // open loop: --rate messages per second over the clients, whatever the replies do
+  "echo-rate": { clients: 100, rate: 1000, maxInFlight: 20000 },
+  // clients in room "storm" and one sender emitting to it, --window emits in flight, until SIGTERM
+  storm: { clients: 1000, window: 16, payload: 80 },
 };
 
 function parseArgs(argv) {
@@ -113,6 +119,7 @@ class WsClient {
     this.onText = onText;
     this.buffer = Buffer.alloc(0);
     this.upgraded = false;
+    this.raw = false; // text frames handed over as Buffers (the storm's receivers: no decoding)
     this.pending = [];
     this.socket = null;
     this.port = nextPort();
@@ -166,7 +173,7 @@ class WsClient {
       if (buf.length < offset + len) break;
       const body = buf.subarray(offset, offset + len);
       buf = buf.subarray(offset + len);
-      if (opcode === 1) this.onText(this, body.toString());
+      if (opcode === 1) this.onText(this, this.raw ? body : body.toString());
       else if (opcode === 9) this.socket.write(Buffer.concat([Buffer.from([0x8a, 0x80 | body.length]), ZERO_MASK, body]));
       else if (opcode === 8) this.socket.end();
     }
@@ -235,12 +242,14 @@ class Window {
     this.open = false;
     this.count = 0;
     this.latencies = [];
+    this.sampleMask = 7; // one latency in 8 is kept (0: every one)
+    this.extended = false; // p90, p99.9 and max in the result too
   }
 
   record(sentAt) {
     if (!this.open) return;
     this.count++;
-    if (sentAt !== undefined && (this.count & 7) === 0) this.latencies.push(performance.now() - sentAt);
+    if (sentAt !== undefined && (this.count & this.sampleMask) === 0) this.latencies.push(performance.now() - sentAt);
   }
 
   async run(onOpen) {
@@ -261,12 +270,16 @@ class Window {
   result(seconds, serverCpuUs, loadgenPct) {
     const sorted = this.latencies.sort((a, b) => a - b);
     const pct = (p) => (sorted.length ? round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))], 3) : null);
+    const extended = this.extended
+      ? { p90_ms: pct(0.9), p999_ms: pct(0.999), max_ms: sorted.length ? round(sorted[sorted.length - 1], 3) : null, samples: sorted.length }
+      : {};
     return {
       messages: this.count,
       seconds: round(seconds, 3),
       msgs_per_s: Math.round(this.count / seconds),
       p50_ms: pct(0.5),
       p99_ms: pct(0.99),
+      ...extended,
       server_cpu_us_per_msg: this.count ? round(serverCpuUs / this.count, 2) : null,
       server_cpu_pct: round(serverCpuUs / (seconds * 1e4), 1),
       loadgen_cpu_pct: round(loadgenPct, 1),
@@ -363,6 +376,150 @@ async function broadcastLike(groups) {
   for (let i = 0; i < opts.window; i++) emit();
   const result = await win.run();
   return { ...result, errors, clients: opts.clients, window: opts.window, rooms: groups > 1 ? groups : undefined, close: clients };
+}
+
+// Open loop: every millisecond tick sends the messages due at --rate since the start (round-robin over
+// the clients), whether or not the replies came back; every reply's latency is kept (send call to
+// receipt). `lag_p99_ms` says how late the ticks ran (the load generator keeping its schedule or not);
+// more than --max-in-flight unanswered messages stop the sending (counted in `skipped`).
+async function echoRate() {
+  const win = new Window();
+  win.sampleMask = 0;
+  win.extended = true;
+  const sentAt = new Map(); // client -> FIFO of send times
+  let inFlight = 0;
+  const onPacket = (client, text) => {
+    if (text.startsWith('42["echo"')) {
+      inFlight--;
+      win.record(sentAt.get(client).shift());
+    }
+  };
+  const { clients, errors } = await connectMany(opts.clients, 100, onPacket);
+  for (const client of clients) sentAt.set(client, []);
+  let seq = 0;
+  let sent = 0;
+  let skipped = 0;
+  let next = 0;
+  let running = true;
+  const lags = [];
+  const perMs = opts.rate / 1000;
+  const t0 = performance.now();
+  const tick = () => {
+    if (!running) return;
+    const now = performance.now();
+    const due = Math.floor((now - t0) * perMs);
+    if (due > sent) {
+      if (win.open) lags.push(now - (t0 + (sent + 1) / perMs));
+      for (; sent < due; sent++) {
+        if (inFlight >= opts.maxInFlight) {
+          skipped++;
+          continue;
+        }
+        const client = clients[next++ % clients.length];
+        seq++;
+        inFlight++;
+        sentAt.get(client).push(performance.now());
+        client.send(`42["echo",${data(seq)}]`);
+      }
+    }
+    setTimeout(tick, 1);
+  };
+  tick();
+  let skippedBefore = 0;
+  const result = await win.run(() => {
+    skippedBefore = skipped;
+  });
+  running = false;
+  lags.sort((a, b) => a - b);
+  return {
+    ...result,
+    errors,
+    clients: clients.length,
+    rate: opts.rate,
+    lag_p99_ms: lags.length ? round(lags[Math.floor(0.99 * lags.length)], 3) : null,
+    skipped: skipped - skippedBefore,
+    close: clients,
+  };
+}
+
+// The fan-out storm on other connections than the measured ones: --clients receivers join room
+// "storm", one more client emits `room` to it with --window emits in flight (the next leaves when
+// every receiver has one), payload --payload bytes. Prints {"ready": true} once storming, then runs
+// until SIGTERM or --duration seconds, and prints its deliveries per second and its own CPU use.
+async function storm() {
+  const payload = "x".repeat(opts.payload);
+  const received = new Map(); // seq -> deliveries so far
+  let seq = 0;
+  let sender = null;
+  let deliveries = 0;
+  let bytes = 0;
+  let receivers = 0;
+  const emit = () => {
+    seq++;
+    received.set(seq, 0);
+    sender.send(`42["room",{"room":"storm","data":{"s":${seq},"p":"${payload}"}}]`);
+  };
+  const onFrame = (client, body) => {
+    if (body.length === 1 && body[0] === 50) return client.send("3"); // a ping, as a Buffer
+    const at = body.indexOf('"s":');
+    if (at < 0 || at > 40) return;
+    let s = 0;
+    for (let i = at + 4; body[i] >= 48 && body[i] <= 57; i++) s = s * 10 + body[i] - 48;
+    deliveries++;
+    bytes += body.length;
+    const n = received.get(s) + 1;
+    if (n === receivers) {
+      received.delete(s);
+      emit();
+    } else {
+      received.set(s, n);
+    }
+  };
+  const { clients, errors } = await connectMany(opts.clients, 100, () => {});
+  await Promise.all(
+    clients.map(
+      (client) =>
+        new Promise((resolve) => {
+          const original = client.onText;
+          client.onText = (c, text) => {
+            if (text.startsWith("43")) {
+              client.onText = onFrame;
+              client.raw = true;
+              resolve();
+            } else original(c, text);
+          };
+          client.send('421["join","storm"]');
+        }),
+    ),
+  );
+  receivers = clients.length;
+  sender = await connectSio(() => {});
+  clients.push(sender);
+  const cpu0 = serversCpuUs();
+  const self0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < opts.window; i++) emit();
+  process.stdout.write(JSON.stringify({ ready: true }) + "\n");
+  await new Promise((resolve) => {
+    process.once("SIGTERM", resolve);
+    setTimeout(resolve, opts.duration * 1000);
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const self = process.cpuUsage(self0);
+  return {
+    seconds: round(seconds, 3),
+    deliveries,
+    deliveries_per_s: Math.round(deliveries / seconds),
+    emits_per_s: Math.round(deliveries / receivers / seconds),
+    mb_per_s: round(bytes / seconds / 1e6, 1),
+    server_cpu_pct: round((serversCpuUs() - cpu0) / (seconds * 1e4), 1),
+    loadgen_cpu_pct: round((self.user + self.system) / (seconds * 1e4), 1),
+    errors,
+    clients: receivers,
+    window: opts.window,
+    payload: opts.payload,
+    close: clients,
+  };
 }
 
 async function connectScenario() {
@@ -473,6 +630,8 @@ async function main() {
   else if (scenario === "fanout") result = await broadcastLike(1);
   else if (scenario === "rooms") result = await broadcastLike(opts.rooms);
   else if (scenario === "connect") result = await connectScenario();
+  else if (scenario === "echo-rate") result = await echoRate();
+  else if (scenario === "storm") result = await storm();
   else result = await pollingEcho();
   const clients = result.close || [];
   delete result.close;
