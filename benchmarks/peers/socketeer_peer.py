@@ -3,7 +3,8 @@
 Run: ``PORT=4000 python benchmarks/peers/socketeer_peer.py`` (standalone server, uvloop) or with
 ``--asgi`` the ASGI app under uvicorn; with ``REDIS_URL`` set, a node of a cluster on the Redis Streams
 adapter (or, with ``CLUSTER_ADAPTER`` ``redis`` or ``sharded``, the classic or sharded Redis adapter);
-``--metrics`` turns on Prometheus metrics (standalone).
+``--metrics`` turns on Prometheus metrics (standalone); ``PING_INTERVAL`` and ``PING_TIMEOUT`` (seconds)
+set the heartbeat.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ import sys
 from typing import Any
 
 import socketeer
+
+# PING_INTERVAL / PING_TIMEOUT (seconds): a shorter heartbeat, for the scale scenario (benchmarks/scale.py)
+heartbeat: dict[str, Any] = {
+    name: float(os.environ[env])
+    for name, env in (("ping_interval", "PING_INTERVAL"), ("ping_timeout", "PING_TIMEOUT"))
+    if os.environ.get(env)
+}
 
 if os.environ.get("REDIS_URL"):  # a node of a cluster (benchmarks/cluster_bench.py)
     kind = os.environ.get("CLUSTER_ADAPTER", "streams")
@@ -29,7 +37,7 @@ if os.environ.get("REDIS_URL"):  # a node of a cluster (benchmarks/cluster_bench
 
         io = socketeer.Server(adapter=RedisStreamsAdapter.factory(os.environ["REDIS_URL"]))
 else:
-    io = socketeer.Server()
+    io = socketeer.Server(**heartbeat)
 
 
 @io.on("echo")
