@@ -81,6 +81,11 @@ def render_response(response: HttpResponse, keep_alive: bool) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body
 
 
+# shared by every WebSocket connection (never appended to: a WebSocket takes no more HTTP requests)
+_NO_DATA: list[bytes] = []
+_NO_REQUESTS: list[tuple[HttpRequest, bool]] = []
+
+
 class HttpProtocol(asyncio.Protocol):
     """One TCP connection: HTTP/1.1 requests until it becomes a WebSocket."""
 
@@ -429,6 +434,10 @@ class HttpProtocol(asyncio.Protocol):
             self._reader = FrameReader(max_message_size=max_size)
         transport.write(build_handshake_response(key, headers))
         engine.accept_websocket(request, self)
+        # A WebSocket now: what only HTTP requests use goes (idle connections are most of the memory)
+        self._url = b""
+        self._body = self._pending = _NO_DATA
+        self._queued = _NO_REQUESTS
         if rest and self._reader is not None:
             self._ws_data(self._reader, rest)
 
