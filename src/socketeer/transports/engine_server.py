@@ -370,12 +370,12 @@ class EngineConnection:
         if deadline is None:
             if wake is not None:
                 self._wake_at = None
-                self._server._wakeups_stale += 1
+                self._server._wakeup_stale()
             return
         if wake is not None:
             if wake <= deadline:
                 return  # woken first, it registers its deadline then
-            self._server._wakeups_stale += 1
+            self._server._wakeup_stale()
         self._wake_at = deadline
         self._server._wake(deadline, self)
 
@@ -457,7 +457,7 @@ class EngineConnection:
             counters.engine_closes[reason] += 1
         if self._wake_at is not None:
             self._wake_at = None
-            self._server._wakeups_stale += 1
+            self._server._wakeup_stale()
         probe = self._probe
         self._probe = None
         if probe is not None:
@@ -730,6 +730,16 @@ class EngineServer:
             self._wakeup_at = at
             self._wakeup_timer = self.loop.call_at(at, self._on_wakeups)
 
+    def _wakeup_stale(self) -> None:
+        """An entry of the wheel no longer counts (its session closed or moved its deadline earlier)."""
+        self._wakeups_stale += 1
+        if self._wakeups_stale > 256 and 2 * self._wakeups_stale > len(self._wakeups):
+            # drop what is stale at once (closed sessions are not kept until their old deadline):
+            # amortised, each stale entry is copied over at most once
+            heap = self._wakeups = [entry for entry in self._wakeups if entry[2]._wake_at is entry[0]]
+            heapq.heapify(heap)
+            self._wakeups_stale = 0
+
     def _on_wakeups(self) -> None:
         self._wakeup_timer = None
         self._wakeup_at = float("inf")
@@ -745,11 +755,6 @@ class EngineServer:
                 conn._on_timer()
             except Exception:
                 logger.exception("error in the heartbeat of %s", conn.sid)
-        if self._wakeups_stale > 1024 and 2 * self._wakeups_stale > len(heap):
-            # many sessions closed or moved their deadline earlier: drop what is stale, at once
-            heap = self._wakeups = [entry for entry in heap if entry[2]._wake_at is entry[0]]
-            heapq.heapify(heap)
-            self._wakeups_stale = 0
         if heap:
             self._wakeup_at = heap[0][0]
             self._wakeup_timer = self.loop.call_at(self._wakeup_at, self._on_wakeups)
