@@ -107,3 +107,42 @@ async def test_bytes_allocated_per_idle_connection_stay_under_the_bound() -> Non
         for _, writer in warm + clients:
             writer.close()
         await io.close()
+
+
+async def test_one_heartbeat_timer_wakes_every_session() -> None:
+    """Heartbeats through a few intervals wake the shared timer about once per distinct deadline: the
+    wheel never arms a second timer beside the first (each would fire again and again)."""
+    from socketeer.transports.engine_server import EngineServer
+
+    calls = 0
+    original = EngineServer._on_wakeups
+
+    def counting(self: EngineServer) -> None:
+        nonlocal calls
+        calls += 1
+        original(self)
+
+    EngineServer._on_wakeups = counting  # type: ignore[method-assign]
+    io = socketeer.Server(ping_interval=0.02, ping_timeout=0.5)
+    server = await io.serve("127.0.0.1", 0)
+    try:
+        clients = await _connect_many(server.port, 10)
+        rounds = 40
+        pongs = 0
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal pongs
+            for _ in range(rounds):
+                assert await reader.readexactly(3) == b"\x81\x012"  # a PING
+                writer.write(b"\x81\x81\x00\x00\x00\x003")  # its PONG
+                pongs += 1
+
+        await asyncio.wait_for(asyncio.gather(*(answer(r, w) for r, w in clients)), 10)
+        assert pongs == 10 * rounds
+        # at most one wakeup per PING and per PONG deadline, and a few early ones
+        assert calls <= 3 * 10 * rounds, calls
+        for _, writer in clients:
+            writer.close()
+    finally:
+        EngineServer._on_wakeups = original  # type: ignore[method-assign]
+        await io.close()

@@ -755,7 +755,10 @@ class EngineServer:
                 conn._on_timer()
             except Exception:
                 logger.exception("error in the heartbeat of %s", conn.sid)
-        if heap:
+        # the sessions woken may have armed the timer again (``_wake``): one timer, never two
+        if heap and heap[0][0] < self._wakeup_at:
+            if self._wakeup_timer is not None:
+                self._wakeup_timer.cancel()
             self._wakeup_at = heap[0][0]
             self._wakeup_timer = self.loop.call_at(self._wakeup_at, self._on_wakeups)
 
