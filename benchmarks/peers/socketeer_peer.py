@@ -4,7 +4,8 @@ Run: ``PORT=4000 python benchmarks/peers/socketeer_peer.py`` (standalone server,
 ``--asgi`` the ASGI app under uvicorn (httptools, websockets); ``asgi_app`` is the ASGI app, for
 ``asgi_run.py`` (``python benchmarks/peers/asgi_run.py hypercorn socketeer_peer:asgi_app``); with ``REDIS_URL`` set, a node of a cluster on the Redis Streams
 adapter (or, with ``CLUSTER_ADAPTER`` ``redis`` or ``sharded``, the classic or sharded Redis adapter);
-``--metrics`` turns on Prometheus metrics (standalone).
+``--metrics`` turns on Prometheus metrics (standalone); ``PING_INTERVAL`` and ``PING_TIMEOUT`` (seconds)
+set the heartbeat.
 
 With a FastAPI application on the same port (``GET /api/item``, a small JSON answer):
 ``--fastpath`` serves it with ``io.run(app=api)`` (Socket.IO on the standalone server's path, the
@@ -19,6 +20,13 @@ import sys
 from typing import Any
 
 import socketeer
+
+# PING_INTERVAL / PING_TIMEOUT (seconds): a shorter heartbeat, for the scale scenario (benchmarks/scale.py)
+heartbeat: dict[str, Any] = {
+    name: float(os.environ[env])
+    for name, env in (("ping_interval", "PING_INTERVAL"), ("ping_timeout", "PING_TIMEOUT"))
+    if os.environ.get(env)
+}
 
 if os.environ.get("REDIS_URL"):  # a node of a cluster (benchmarks/cluster_bench.py)
     kind = os.environ.get("CLUSTER_ADAPTER", "streams")
@@ -35,7 +43,7 @@ if os.environ.get("REDIS_URL"):  # a node of a cluster (benchmarks/cluster_bench
 
         io = socketeer.Server(adapter=RedisStreamsAdapter.factory(os.environ["REDIS_URL"]))
 else:
-    io = socketeer.Server()
+    io = socketeer.Server(**heartbeat)
 
 
 @io.on("echo")

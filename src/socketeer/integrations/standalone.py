@@ -81,6 +81,45 @@ def render_response(response: HttpResponse, keep_alive: bool) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body
 
 
+# One copy of the strings most requests repeat (header names, the path, "websocket", a browser's
+# User-Agent...): a connection keeps its request for its lifetime (the handshake), so the copies add up.
+# Bounded: once full, new strings are used as they come.
+_SHARED: dict[str, str] = {}
+_SHARED_MAX = 4096
+_REPEATED_HEADERS = frozenset(
+    {
+        "host",
+        "upgrade",
+        "connection",
+        "sec-websocket-version",
+        "sec-websocket-extensions",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "origin",
+        "cache-control",
+        "pragma",
+        "content-type",
+    }
+)
+_REPEATED_QUERY = frozenset({"EIO", "transport"})
+
+
+def _shared(text: str) -> str:
+    found = _SHARED.get(text)
+    if found is not None:
+        return found
+    if len(_SHARED) < _SHARED_MAX and len(text) <= 512:
+        _SHARED[text] = text
+    return text
+
+
+# shared by every WebSocket connection (never appended to: a WebSocket takes no more HTTP requests)
+_NO_DATA: list[bytes] = []
+_NO_REQUESTS: list[tuple[HttpRequest, bool]] = []
+
+
 class HttpProtocol(asyncio.Protocol):
     """One TCP connection: HTTP/1.1 requests until it becomes a WebSocket."""
 
@@ -217,8 +256,10 @@ class HttpProtocol(asyncio.Protocol):
         self._header_bytes += len(name) + len(value)
         if self._header_bytes > self.server.max_header_bytes:
             raise _RequestTooLarge(431)
-        key = name.decode("latin-1").lower()
+        key = _shared(name.decode("latin-1").lower())
         text = value.decode("latin-1")
+        if key in _REPEATED_HEADERS:
+            text = _shared(text)
         previous = self._headers.get(key)
         self._headers[key] = text if previous is None else f"{previous}, {text}"
 
@@ -262,8 +303,11 @@ class HttpProtocol(asyncio.Protocol):
         remote = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) and len(peer) >= 2 else None
         return HttpRequest(
             method=method,
-            path=unquote(url.path.decode("latin-1")),
-            query=dict(parse_qsl(raw_query, keep_blank_values=True)),
+            path=_shared(unquote(url.path.decode("latin-1"))),
+            query={
+                _shared(k): _shared(v) if k in _REPEATED_QUERY else v
+                for k, v in parse_qsl(raw_query, keep_blank_values=True)
+            },
             headers=self._headers,
             body=b"".join(self._body),
             remote_address=remote,
@@ -449,6 +493,10 @@ class HttpProtocol(asyncio.Protocol):
             self._reader = FrameReader(max_message_size=max_size)
         transport.write(build_handshake_response(key, headers))
         engine.accept_websocket(request, self)
+        # A WebSocket now: what only HTTP requests use goes (idle connections are most of the memory)
+        self._url = b""
+        self._body = self._pending = _NO_DATA
+        self._queued = _NO_REQUESTS
         if rest and self._reader is not None:
             self._ws_data(self._reader, rest)
 

@@ -36,7 +36,9 @@ class Client:
         self.conn = conn
         self.decoder = server.parser.decoder(server.decode_limits)
         self.sockets: dict[str, Socket] = {}
-        self._connecting: set[str] = set()
+        # the namespaces whose CONNECT is being handled (middlewares running): mostly none, so a tuple,
+        # the empty one shared by every client
+        self._connecting: tuple[str, ...] = ()
         self._connect_timer: asyncio.TimerHandle | None = server.engine.loop.call_later(
             server.connect_timeout, self._on_connect_timeout
         )
@@ -45,7 +47,9 @@ class Client:
         request = self.conn.request
         address = request.remote_address[0] if request.remote_address else ""
         now = time.time()
-        headers = dict(request.headers)
+        headers = request.headers  # shared, as the official server shares the request's headers
+        if not isinstance(headers, dict):
+            headers = dict(headers)
         url = request.path + ("?" + request.query_string if request.query_string else "")
         return Handshake(
             headers=headers,
@@ -58,6 +62,22 @@ class Client:
             secure=request.scheme in ("https", "wss"),
             xdomain="origin" in headers,
         )
+
+    def connecting(self, name: str) -> None:
+        if name not in self._connecting:
+            self._connecting = (*self._connecting, name)
+
+    def connected_or_refused(self, name: str) -> None:
+        """The CONNECT to ``name`` is handled (joined or refused)."""
+        if name in self._connecting:
+            self._connecting = tuple(n for n in self._connecting if n != name)
+
+    def joined(self) -> None:
+        """A namespace was joined: the connect timeout is over (as the official server clears it)."""
+        timer = self._connect_timer
+        if timer is not None:
+            self._connect_timer = None
+            timer.cancel()
 
     def _on_connect_timeout(self) -> None:
         self._connect_timer = None

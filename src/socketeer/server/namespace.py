@@ -226,7 +226,7 @@ class Namespace:
                 on_ack(ack_result(args))
 
         for socket in targets:
-            socket._acks[ack_id] = one_ack
+            socket._add_ack(ack_id, one_ack)
         on_sent(len(targets))
         if targets:
             message = self.server.parser.encode(packet._replace(id=ack_id), flags.volatile)
@@ -313,7 +313,7 @@ class Namespace:
         if recovery is not None:
             pid, offset = auth.get("pid"), auth.get("offset")
             if isinstance(pid, str) and isinstance(offset, str):
-                client._connecting.add(self.name)
+                client.connecting(self.name)
                 self.server._tasks.spawn(self._try_recover(client, auth, pid, offset))
                 return
         self._add_new(client, auth)
@@ -324,7 +324,7 @@ class Namespace:
         try:
             session = await self.adapter.restore_session(pid, offset)
         finally:
-            client._connecting.discard(self.name)
+            client.connected_or_refused(self.name)
         if client.conn.closed:
             return
         if session is not None and session.sid not in self.sockets:
@@ -345,7 +345,7 @@ class Namespace:
         if not middlewares:
             self._connect(socket, auth)
             return
-        client._connecting.add(self.name)
+        client.connecting(self.name)
         self.server._tasks.spawn(self._run_middlewares(socket, middlewares, auth))
 
     def _recover(
@@ -361,7 +361,7 @@ class Namespace:
         if not middlewares:
             self._connect(socket, auth, rooms, missed)
             return
-        client._connecting.add(self.name)
+        client.connecting(self.name)
         self.server._tasks.spawn(self._run_middlewares(socket, middlewares, auth, rooms, missed))
 
     async def _run_middlewares(
@@ -379,15 +379,15 @@ class Namespace:
                 if asyncio.iscoroutine(result):
                     await result
         except ConnectionRefused as exc:
-            client._connecting.discard(self.name)
+            client.connected_or_refused(self.name)
             client.refuse(self.name, exc.message, exc.data)
             return
         except Exception as exc:
-            client._connecting.discard(self.name)
+            client.connected_or_refused(self.name)
             logger.info("middleware refused socket on %s: %r", self.name, exc)
             client.refuse(self.name, str(exc) or type(exc).__name__, getattr(exc, "data", None))
             return
-        client._connecting.discard(self.name)
+        client.connected_or_refused(self.name)
         if not client.conn.closed:
             self._connect(socket, auth, rooms, missed)
 
@@ -402,6 +402,7 @@ class Namespace:
         socket.connected = True
         self.sockets[socket.id] = socket
         client.sockets[self.name] = socket
+        client.joined()
         self.adapter.add_all(socket.id, [socket.id, *(rooms or ())])
         payload: dict[str, Any] | None = {"sid": socket.id}
         if client.conn.protocol == 3:

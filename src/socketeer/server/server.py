@@ -230,7 +230,7 @@ class Server:
         if not self._parents:
             client.refuse(name, "Invalid namespace", invalid_namespace=True)
             return
-        client._connecting.add(name)
+        client.connecting(name)
         self._tasks.spawn(self._connect_dynamic(client, name, auth))
 
     async def _connect_dynamic(self, client: _Client, name: str, auth: dict[str, Any]) -> None:
@@ -250,12 +250,12 @@ class Server:
                     if ready is not None and not ready.done():
                         with contextlib.suppress(Exception):
                             await asyncio.shield(ready)
-                    client._connecting.discard(name)
+                    client.connected_or_refused(name)
                     if not client.conn.closed:
                         nsp._add(client, auth)
                     return
         finally:
-            client._connecting.discard(name)
+            client.connected_or_refused(name)
         if not client.conn.closed:
             client.refuse(name, "Invalid namespace", invalid_namespace=True)
 

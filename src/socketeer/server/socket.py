@@ -43,6 +43,8 @@ _BINARY_ACK = SocketPacketType.BINARY_ACK
 _DISCONNECT = SocketPacketType.DISCONNECT
 
 H = TypeVar("H", bound=Handler)
+_NO_HANDLERS: dict[str, list[HandlerSpec]] = {}
+_NO_ACKS: dict[int, Callable[[list[Any] | None], None]] = {}
 _PLAIN = BroadcastFlags()
 _VOLATILE = BroadcastFlags(volatile=True)
 RECOVERABLE_REASONS = frozenset(
@@ -149,11 +151,13 @@ class Socket:
         self.connected = False
         self.recovered = False
         self.pid: str | None = None
-        self._handlers: dict[str, list[HandlerSpec]] = {}
-        self._any: list[HandlerSpec] = []
-        self._any_outgoing: list[HandlerSpec] = []
-        self._middlewares: list[Callable[..., Any]] = []
-        self._acks: dict[int, Callable[[list[Any] | None], None]] = {}
+        # Most sockets never get handlers, catch-alls, middlewares or acks of their own: they share
+        # these empty defaults (never mutated: the first addition gives the socket its own container).
+        self._handlers: dict[str, list[HandlerSpec]] = _NO_HANDLERS
+        self._any: tuple[HandlerSpec, ...] = ()
+        self._any_outgoing: tuple[HandlerSpec, ...] = ()
+        self._middlewares: tuple[Callable[..., Any], ...] = ()
+        self._acks: dict[int, Callable[[list[Any] | None], None]] = _NO_ACKS
         server = namespace.server
         self._parser = server.parser
         self._recovery = server.recovery
@@ -239,23 +243,29 @@ class Socket:
         """
 
         def register(fn: H) -> H:
-            self._handlers.setdefault(event, []).append(HandlerSpec(fn))
+            self._own_handlers().setdefault(event, []).append(HandlerSpec(fn))
             return fn
 
         return register(handler) if handler is not None else register
 
     def once(self, event: str, handler: Handler) -> None:
         """Like :meth:`on`, for the next ``event`` only."""
-        self._handlers.setdefault(event, []).append(HandlerSpec(handler, once=True))
+        self._own_handlers().setdefault(event, []).append(HandlerSpec(handler, once=True))
+
+    def _own_handlers(self) -> dict[str, list[HandlerSpec]]:
+        if self._handlers is _NO_HANDLERS:
+            self._handlers = {}
+        return self._handlers
 
     def off(self, event: str | None = None, handler: Handler | None = None) -> None:
         if event is None:
-            self._handlers.clear()
+            self._handlers = _NO_HANDLERS
         elif handler is None:
             self._handlers.pop(event, None)
         else:
-            specs = self._handlers.get(event, [])
-            self._handlers[event] = [s for s in specs if s.fn is not handler]
+            specs = self._handlers.get(event)
+            if specs is not None:
+                self._handlers[event] = [s for s in specs if s.fn is not handler]
 
     def _forget(self, event: str, spec: HandlerSpec) -> None:
         specs = self._handlers.get(event)
@@ -267,31 +277,33 @@ class Socket:
 
     def on_any(self, handler: Handler) -> Handler:
         """Called for every incoming event with ``(event, *args)``."""
-        self._any.append(HandlerSpec(handler, fixed=1))
+        self._any = (*self._any, HandlerSpec(handler, fixed=1))
         return handler
 
     def prepend_any(self, handler: Handler) -> Handler:
-        self._any.insert(0, HandlerSpec(handler, fixed=1))
+        self._any = (HandlerSpec(handler, fixed=1), *self._any)
         return handler
 
     def off_any(self, handler: Handler | None = None) -> None:
-        self._any = [] if handler is None else [s for s in self._any if s.fn is not handler]
+        self._any = () if handler is None else tuple(s for s in self._any if s.fn is not handler)
 
     def on_any_outgoing(self, handler: Handler) -> Handler:
         """Called for every outgoing event with ``(event, *args)``."""
-        self._any_outgoing.append(HandlerSpec(handler, fixed=1))
+        self._any_outgoing = (*self._any_outgoing, HandlerSpec(handler, fixed=1))
         return handler
 
     def prepend_any_outgoing(self, handler: Handler) -> Handler:
-        self._any_outgoing.insert(0, HandlerSpec(handler, fixed=1))
+        self._any_outgoing = (HandlerSpec(handler, fixed=1), *self._any_outgoing)
         return handler
 
     def off_any_outgoing(self, handler: Handler | None = None) -> None:
-        self._any_outgoing = [] if handler is None else [s for s in self._any_outgoing if s.fn is not handler]
+        self._any_outgoing = (
+            () if handler is None else tuple(s for s in self._any_outgoing if s.fn is not handler)
+        )
 
     def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
         """Per-packet middleware ``fn(event, args)`` (sync or async); raising refuses the packet."""
-        self._middlewares.append(middleware)
+        self._middlewares = (*self._middlewares, middleware)
         return middleware
 
     # -- sending -------------------------------------------------------------------------------
@@ -346,8 +358,13 @@ class Socket:
     def _register_ack(self, on_ack: Callable[[list[Any] | None], None]) -> int:
         """Keep ``on_ack`` until the acknowledgement arrives (``None`` if the socket disconnects first)."""
         ack_id = self.namespace.next_ack_id()
-        self._acks[ack_id] = on_ack
+        self._add_ack(ack_id, on_ack)
         return ack_id
+
+    def _add_ack(self, ack_id: int, on_ack: Callable[[list[Any] | None], None]) -> None:
+        if self._acks is _NO_ACKS:
+            self._acks = {}
+        self._acks[ack_id] = on_ack
 
     async def emit_with_ack(
         self, event: str, *args: Any, timeout: float | None = None, _compress: bool = True
@@ -431,7 +448,7 @@ class Socket:
         namespace._remove(self)
         self.client._remove(self)
         acks = self._acks
-        self._acks = {}
+        self._acks = _NO_ACKS
         for on_ack in acks.values():
             on_ack(None)
         namespace._run_lifecycle(self, "disconnect", reason)

@@ -9,7 +9,9 @@ above receives each new connection through :class:`EngineHandler` and its messag
 from __future__ import annotations
 
 import asyncio
+import heapq
 import inspect
+import itertools
 import json
 import logging
 import secrets
@@ -173,6 +175,7 @@ class EngineConnection:
         "_server",
         "_timer",
         "_trace",
+        "_wake_at",
         "binary_payloads",
         "handler",
         "observer",
@@ -212,7 +215,8 @@ class EngineConnection:
         self._poll: asyncio.Future[bytes] | None = None
         self._compress_poll = True  # whether the body the poll was answered with may be compressed
         self._posting = False
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # the linger after a close only
+        self._wake_at: float | None = None  # when the server's heartbeat wheel wakes this session
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -351,15 +355,23 @@ class EngineConnection:
     # -- timers --------------------------------------------------------------------------------
 
     def _schedule(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        """Have the server's heartbeat wheel wake this session at its next deadline (no timer of its own:
+        one shared timer serves every session)."""
         deadline = self.session.next_deadline()
-        if deadline is not None:
-            self._timer = self._server.loop.call_at(deadline, self._on_timer)
+        wake = self._wake_at
+        if deadline is None:
+            if wake is not None:
+                self._wake_at = None
+                self._server._wakeup_stale()
+            return
+        if wake is not None:
+            if wake <= deadline:
+                return  # woken first, it registers its deadline then
+            self._server._wakeup_stale()
+        self._wake_at = deadline
+        self._server._wake(deadline, self)
 
     def _on_timer(self) -> None:
-        self._timer = None
         now = self._server.loop.time()
         while True:
             action = self.session.handle_timeout(now)
@@ -427,9 +439,9 @@ class EngineConnection:
         counters = self._server.counters
         if counters is not None:
             counters.engine_closes[reason] += 1
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._wake_at is not None:
+            self._wake_at = None
+            self._server._wakeup_stale()
         probe = self._probe
         self._probe = None
         if probe is not None:
@@ -713,6 +725,14 @@ class EngineServer:
         self.counters: Counters | None = None
         """What :mod:`socketeer.metrics` reads; ``None`` until :meth:`count` installs it."""
         self.router: SessionRouter | None = None
+        # The heartbeat wheel: one timer for every session's deadlines (PING due, PONG overdue, upgrade
+        # overdue), a heap of (time, order, session); an entry whose time is no longer the session's
+        # ``_wake_at`` is stale and skipped.
+        self._wakeups: list[tuple[float, int, EngineConnection]] = []
+        self._wakeups_order = itertools.count()
+        self._wakeups_stale = 0
+        self._wakeup_timer: asyncio.TimerHandle | None = None
+        self._wakeup_at = float("inf")
 
     def count(self, counters: Counters) -> None:
         """Count what this engine does into ``counters`` from now on (:mod:`socketeer.metrics`).
@@ -758,6 +778,54 @@ class EngineServer:
         if not self.connections:
             self._loop = None
             self._handshakes = {}  # timestamps of the old loop's clock
+            if self._wakeup_timer is not None:
+                self._wakeup_timer.cancel()
+                self._wakeup_timer = None
+            self._wakeup_at = float("inf")
+            self._wakeups = []
+            self._wakeups_stale = 0
+
+    # -- the heartbeat wheel -------------------------------------------------------------------
+
+    def _wake(self, at: float, conn: EngineConnection) -> None:
+        heapq.heappush(self._wakeups, (at, next(self._wakeups_order), conn))
+        if at < self._wakeup_at:
+            if self._wakeup_timer is not None:
+                self._wakeup_timer.cancel()
+            self._wakeup_at = at
+            self._wakeup_timer = self.loop.call_at(at, self._on_wakeups)
+
+    def _wakeup_stale(self) -> None:
+        """An entry of the wheel no longer counts (its session closed or moved its deadline earlier)."""
+        self._wakeups_stale += 1
+        if self._wakeups_stale > 256 and 2 * self._wakeups_stale > len(self._wakeups):
+            # drop what is stale at once (closed sessions are not kept until their old deadline):
+            # amortised, each stale entry is copied over at most once
+            heap = self._wakeups = [entry for entry in self._wakeups if entry[2]._wake_at is entry[0]]
+            heapq.heapify(heap)
+            self._wakeups_stale = 0
+
+    def _on_wakeups(self) -> None:
+        self._wakeup_timer = None
+        self._wakeup_at = float("inf")
+        heap = self._wakeups
+        now = self.loop.time()
+        while heap and heap[0][0] <= now:
+            at, _, conn = heapq.heappop(heap)
+            if conn._wake_at is not at:
+                self._wakeups_stale -= 1
+                continue
+            conn._wake_at = None
+            try:
+                conn._on_timer()
+            except Exception:
+                logger.exception("error in the heartbeat of %s", conn.sid)
+        # the sessions woken may have armed the timer again (``_wake``): one timer, never two
+        if heap and heap[0][0] < self._wakeup_at:
+            if self._wakeup_timer is not None:
+                self._wakeup_timer.cancel()
+            self._wakeup_at = heap[0][0]
+            self._wakeup_timer = self.loop.call_at(self._wakeup_at, self._on_wakeups)
 
     def _forget(self, conn: EngineConnection) -> None:
         if self.connections.get(conn.sid) is conn:
