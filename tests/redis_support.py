@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-__all__ = ["RedisServer", "free_port"]
+__all__ = ["RedisCluster", "RedisServer", "free_port"]
 
 
 def free_port() -> int:
@@ -22,13 +22,14 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not on PATH: scripts/test installs it with apt-get")
         self.binary = binary
         self.workdir = workdir
         self.port = port or free_port()
+        self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,6 +54,7 @@ class RedisServer:
                 "--appendonly", "no",
                 "--dir", str(self.workdir),
                 "--loglevel", "warning",
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -95,3 +97,73 @@ class RedisServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+class RedisCluster:
+    """A Redis Cluster of ``size`` primaries (no replicas) on free loopback ports, for the sharded adapter.
+
+    Each node is a ``redis-server --cluster-enabled yes`` child process; ``start()`` joins them with
+    ``redis-cli --cluster create`` and waits until every node reports the cluster ``ok``.
+    """
+
+    def __init__(self, workdir: Path, size: int = 3) -> None:
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            raise RuntimeError("redis-cli is not on PATH: scripts/test installs it with apt-get")
+        self.cli = cli
+        self.nodes = [
+            RedisServer(
+                workdir / f"node-{i}",
+                extra_args=(
+                    "--cluster-enabled", "yes",
+                    "--cluster-config-file", "nodes.conf",  # in the node's own --dir
+                    "--cluster-node-timeout", "5000",
+                    "--cluster-port", str(free_port()),  # not port + 10000, which may be above 65535
+                ),
+            )
+            for i in range(size)
+        ]
+
+    @property
+    def ports(self) -> list[int]:
+        return [node.port for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """The URL of one node: a cluster client discovers the others from it."""
+        return self.nodes[0].url
+
+    def version(self) -> tuple[int, ...]:
+        return self.nodes[0].version()
+
+    def start(self, timeout: float = 30.0) -> None:
+        for node in self.nodes:
+            node.start()
+        subprocess.run(
+            [
+                self.cli,
+                "--cluster", "create",
+                *(f"127.0.0.1:{port}" for port in self.ports),
+                "--cluster-replicas", "0",
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=timeout,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self._cluster_ok(port) for port in self.ports):
+                return
+            time.sleep(0.05)  # polling the cluster's state: nodes agree on it via gossip, no event to await
+        raise RuntimeError(f"the Redis Cluster on {self.ports} did not reach state ok within {timeout} s")
+
+    def _cluster_ok(self, port: int) -> bool:
+        out = subprocess.run(
+            [self.cli, "-p", str(port), "cluster", "info"], capture_output=True, text=True, timeout=5
+        ).stdout
+        return "cluster_state:ok" in out
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

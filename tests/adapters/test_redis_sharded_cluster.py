@@ -1,0 +1,131 @@
+"""The sharded Redis adapter on a real Redis Cluster (three primaries, redis-server 7): two socketeer
+servers, official clients on each; rooms whose channels live on different shards."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from redis.asyncio.cluster import RedisCluster as ClusterClient
+
+from redis_support import RedisCluster
+from socketeer.adapters.redis_sharded import create_sharded_adapter
+
+TIMEOUT = 5.0  # request_timeout of every server (s)
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    cluster = RedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    if cluster.version() < (7,):
+        pytest.fail(f"sharded pub/sub needs redis-server 7, found {cluster.version()}")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+async def probe(redis_cluster: RedisCluster) -> AsyncIterator[ClusterClient]:
+    """A cluster client of the test's own, to ask where channels live and who subscribes to them."""
+    client = ClusterClient.from_url(redis_cluster.url)
+    await client.initialize()
+    yield client
+    await client.aclose()
+
+
+def rooms_on_each_node(client: ClusterClient, nsp: str = "/") -> list[str]:
+    """One room per node: the room's channel (``socket.io#<nsp>#<room>#``) hashes to a slot of that node."""
+    found: dict[str, str] = {}
+    for i in range(1000):
+        room = f"room-{i}"
+        node = client.get_node_from_key(f"socket.io#{nsp}#{room}#")
+        assert node is not None
+        found.setdefault(node.name, room)
+        if len(found) == len(client.get_primaries()):
+            return sorted(found.values())
+    raise AssertionError("no room name for every node")
+
+
+async def subscribers(client: ClusterClient, channel: str) -> int:
+    node = client.get_node_from_key(channel)
+    ((_, count),) = await client.pubsub_shardnumsub(channel, target_nodes=node)
+    return int(count)
+
+
+async def until_subscribers(client: ClusterClient, channel: str, count: int) -> None:
+    async with asyncio.timeout(TIMEOUT):
+        while await subscribers(client, channel) != count:
+            await asyncio.sleep(0.02)  # Redis has no event for a subscription made by another connection
+
+
+@pytest.mark.parametrize("mode", ["static", "dynamic", "dynamic-private"])
+async def test_sharded_adapter_on_a_cluster(
+    redis_cluster: RedisCluster,
+    probe: ClusterClient,
+    start_py: Any,
+    start_clients: Any,
+    caplog: pytest.LogCaptureFixture,
+    mode: str,
+) -> None:
+    caplog.set_level(logging.INFO, "socketeer.redis")
+    r0, r1, r2 = rooms_on_each_node(probe)
+    nodes = {probe.get_node_from_key(f"socket.io#/#{room}#").name for room in (r0, r1, r2)}  # type: ignore[union-attr]
+    assert len(nodes) == 3
+    options = {"cluster": True, "subscription_mode": mode, "request_timeout": TIMEOUT}
+    a = await start_py(create_sharded_adapter(redis_cluster.url, **options))
+    b = await start_py(create_sharded_adapter(redis_cluster.url, **options))
+    da, db = await start_clients(a.url), await start_clients(b.url)
+    members = {"a": (da, [r0, r1]), "b": (db, [r1, r2]), "c": (db, [r0])}
+    ids = {}
+    for name, (driver, rooms) in members.items():
+        answer = await driver.connect(name, "websocket", auth={"rooms": rooms}, acks={"q": {"reply": [name]}})
+        assert answer["connected"]
+        ids[name] = answer["id"]
+    assert await a.io.server_count() == 2
+    if mode != "static":  # each server subscribes to the channels of its rooms, on the node of each
+        await until_subscribers(probe, f"socket.io#/#{r0}#", 2)
+        await until_subscribers(probe, f"socket.io#/#{r1}#", 2)
+        await until_subscribers(probe, f"socket.io#/#{r2}#", 1)
+
+    a.io.emit("all", 1, b"\x02")
+    for name, (driver, _) in members.items():
+        assert (await driver.event(name, "all"))["args"] == [1, b"\x02"]
+    for sender in (a, b):
+        for room in (r0, r1, r2):
+            sender.io.to(room).emit("room", room)
+    for name, (driver, rooms) in members.items():  # no order between channels of different shards
+        got = [(await driver.event(name, "room"))["args"][0] for _ in range(len(rooms) * 2)]
+        assert sorted(got) == sorted(rooms * 2)
+    a.io.except_(r2).emit("not-r2")
+    assert (await db.event("c", "not-r2"))["args"] == []
+    assert (await da.event("a", "not-r2"))["args"] == []
+    b.io.to(ids["a"]).emit("private")  # a socket id: its own channel in dynamic-private
+    assert (await da.event("a", "private"))["args"] == []
+    a.io.emit("end")
+    for name, (driver, _) in members.items():
+        await driver.event(name, "end")
+    assert db.events("b", "not-r2") == []
+    for name, (driver, rooms) in members.items():
+        assert sorted(args[0] for args in driver.events(name, "room")) == sorted(rooms * 2)
+
+    found = {s.id: s for s in await a.io.fetch_sockets()}
+    assert set(found) == set(ids.values())
+    assert found[ids["b"]].rooms == {ids["b"], r1, r2}
+    assert {s.id for s in await a.io.in_(r2).fetch_sockets()} == {ids["b"]}
+    assert sorted(await a.io.server_side_emit_with_ack("question", "x")) == ["py:x"]
+    assert sorted(await b.io.timeout(TIMEOUT).emit_with_ack("q")) == ["a", "b", "c"]
+
+    await a.io.in_(r2).sockets_join("joined")
+    b.io.to("joined", "nobody-here").emit("joined")  # two rooms: the namespace's channel
+    assert (await db.event("b", "joined"))["args"] == []
+    await a.io.in_(ids["b"]).disconnect_sockets()
+    assert await db.disconnected("b") == "io server disconnect"
+    if mode != "static":  # r2's last member is gone: b leaves its channel
+        await until_subscribers(probe, f"socket.io#/#{r2}#", 0)
+        await until_subscribers(probe, f"socket.io#/#{r1}#", 1)
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO], [r.getMessage() for r in caplog.records]
