@@ -164,6 +164,31 @@ class RedisCluster:
         ).stdout
         return "cluster_state:ok" in out
 
+    def _cli(self, port: int, *args: str) -> str:
+        done = subprocess.run([self.cli, "-p", str(port), *args], capture_output=True, text=True, timeout=5)
+        if done.returncode != 0 or done.stdout.startswith("ERR"):
+            raise RuntimeError(f"redis-cli {' '.join(args)} on {port}: {done.stdout}{done.stderr}")
+        return done.stdout.strip()
+
+    def move_slot(self, slot: int, source: int, target: int) -> None:
+        """Give ``slot`` (holding no keys) from the node on port ``source`` to the one on ``target``,
+        as ``redis-cli --cluster reshard`` does: IMPORTING, MIGRATING, then the new owner on every node."""
+        target_id = self._cli(target, "cluster", "myid")
+        self._cli(target, "cluster", "setslot", str(slot), "importing", self._cli(source, "cluster", "myid"))
+        self._cli(source, "cluster", "setslot", str(slot), "migrating", target_id)
+        for port in (target, source, *(p for p in self.ports if p not in (source, target))):
+            self._cli(port, "cluster", "setslot", str(slot), "node", target_id)
+
+    def restart_node(self, index: int, timeout: float = 30.0) -> None:
+        """Stop a node and start it again on its port, with its cluster config (it keeps its slots)."""
+        self.nodes[index].restart()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self._cluster_ok(port) for port in self.ports):
+                return
+            time.sleep(0.05)  # gossip brings the cluster back to state ok: no event to await
+        raise RuntimeError(f"the Redis Cluster on {self.ports} is not ok {timeout} s after a restart")
+
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()

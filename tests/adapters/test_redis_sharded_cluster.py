@@ -129,3 +129,65 @@ async def test_sharded_adapter_on_a_cluster(
         await until_subscribers(probe, f"socket.io#/#{r2}#", 0)
         await until_subscribers(probe, f"socket.io#/#{r1}#", 1)
     assert not [r for r in caplog.records if r.levelno >= logging.INFO], [r.getMessage() for r in caplog.records]
+
+
+async def test_a_room_channel_whose_slot_moves_to_another_node(
+    redis_cluster: RedisCluster,
+    probe: ClusterClient,
+    start_py: Any,
+    start_clients: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "socketeer.redis")
+    room = rooms_on_each_node(probe)[0]
+    channel = f"socket.io#/#{room}#"
+    a = await start_py(create_sharded_adapter(redis_cluster.url, cluster=True, request_timeout=TIMEOUT))
+    b = await start_py(create_sharded_adapter(redis_cluster.url, cluster=True, request_timeout=TIMEOUT))
+    da = await start_clients(a.url)
+    assert (await da.connect("a", "websocket", auth={"rooms": [room]}))["connected"]
+    await until_subscribers(probe, channel, 1)
+    b.io.to(room).emit("before")
+    assert (await da.event("a", "before"))["args"] == []
+
+    source = probe.get_node_from_key(channel)
+    assert source is not None
+    target = next(port for port in redis_cluster.ports if port != source.port)
+    redis_cluster.move_slot(probe.keyslot(channel), source.port, target)
+    await probe.nodes_manager.initialize()
+    assert probe.get_node_from_key(channel).port == target  # type: ignore[union-attr]
+    # the old node unsubscribes server a from the channel; a subscribes again where it is now
+    await until_subscribers(probe, channel, 1)
+    b.io.to(room).emit("after")  # b's SPUBLISH is MOVED to the new owner
+    assert (await da.event("a", "after"))["args"] == []
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("slots changed" in m for m in messages), messages
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], messages
+
+
+async def test_a_node_restart_is_one_outage_then_subscriptions_come_back(
+    redis_cluster: RedisCluster,
+    probe: ClusterClient,
+    start_py: Any,
+    start_clients: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # last of the module: it restarts a node of the shared cluster
+    caplog.set_level(logging.INFO, "socketeer.redis")
+    a = await start_py(create_sharded_adapter(redis_cluster.url, cluster=True, request_timeout=TIMEOUT))
+    b = await start_py(create_sharded_adapter(redis_cluster.url, cluster=True, request_timeout=TIMEOUT))
+    da = await start_clients(a.url)
+    assert (await da.connect("a", "websocket"))["connected"]
+    node = probe.get_node_from_key("socket.io#/#")  # the namespace's channel: every server reads it
+    assert node is not None
+    links = [server.io.of("/").adapter.link for server in (a, b)]
+
+    await asyncio.to_thread(redis_cluster.restart_node, redis_cluster.ports.index(node.port))
+    for link in links:
+        assert await link.wait_health(True, 15)
+        assert link.outages == 1
+    await until_subscribers(probe, "socket.io#/#", 2)
+    b.io.emit("back")
+    assert (await da.event("a", "back"))["args"] == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert sum("unreachable" in m for m in warnings) == 2, warnings  # one per server
+    assert sum("reachable again" in m for m in warnings) == 2, warnings
