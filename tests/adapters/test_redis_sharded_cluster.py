@@ -4,8 +4,10 @@ servers, official clients on each; rooms whose channels live on different shards
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,6 +164,38 @@ async def test_a_room_channel_whose_slot_moves_to_another_node(
     messages = [r.getMessage() for r in caplog.records]
     assert any("slots changed" in m for m in messages), messages
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], messages
+
+
+async def test_the_documentation_sample(
+    redis_cluster: RedisCluster,
+    probe: ClusterClient,
+    serve_socketeer: Any,
+    start_py: Any,
+    start_clients: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docs/samples/scaling_sharded_cluster.py, on this cluster (loopback only: never its 10.0.0.x nodes)."""
+    monkeypatch.setenv("REDIS_CLUSTER_NODES", ",".join(f"127.0.0.1:{port}" for port in redis_cluster.ports))
+    path = Path(__file__).resolve().parents[2] / "docs" / "samples" / "scaling_sharded_cluster.py"
+    spec = importlib.util.spec_from_file_location("docs_sample_scaling_sharded_cluster", path)
+    assert spec is not None and spec.loader is not None
+    sample = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sample)
+    try:
+        url = await serve_socketeer(sample.io)
+        other = await start_py(create_sharded_adapter(redis_cluster.url, cluster=True, request_timeout=TIMEOUT))
+        driver = await start_clients(url)
+        room = rooms_on_each_node(probe)[2]
+        assert (await driver.connect("s", "websocket", auth={"room": room}))["connected"]
+        assert await other.io.server_count() == 2
+        await until_subscribers(probe, f"socket.io#/#{room}#", 1)
+        other.io.to(room).emit("hello")
+        assert (await driver.event("s", "hello"))["args"] == []
+        sid = (await driver.state("s"))["id"]
+        assert [s.rooms for s in await other.io.fetch_sockets()] == [{sid, room}]
+    finally:
+        await sample.io.close()
+        await sample.redis.aclose()
 
 
 async def test_a_node_restart_is_one_outage_then_subscriptions_come_back(
