@@ -133,6 +133,65 @@ async def test_sharded_adapter_on_a_cluster(
     assert not [r for r in caplog.records if r.levelno >= logging.INFO], [r.getMessage() for r in caplog.records]
 
 
+@pytest.mark.parametrize("mode", ["static", "dynamic"])
+async def test_mixed_cluster_with_the_official_sharded_adapter_on_create_cluster(
+    redis_cluster: RedisCluster,
+    probe: ClusterClient,
+    start_py: Any,
+    start_node_server: Any,
+    start_clients: Any,
+    mode: str,
+) -> None:
+    r0, r1, r2 = rooms_on_each_node(probe)
+    options = {"cluster": True, "subscription_mode": mode, "request_timeout": TIMEOUT}
+    a = await start_py(create_sharded_adapter(redis_cluster.url, **options))
+    b = await start_py(create_sharded_adapter(redis_cluster.url, **options))
+    n = await start_node_server(redis_cluster, "sharded-cluster", subscriptionMode=mode)
+    drivers = [await start_clients(node.url) for node in (a, b, n)]
+    da, db, dn = drivers
+    ids = {}
+    for name, driver, rooms in zip("abn", drivers, ([r0, r1], [r2], [r1, r2]), strict=True):
+        answer = await driver.connect(name, "websocket", auth={"rooms": rooms}, acks={"q": {"reply": [name]}})
+        assert answer["connected"]
+        ids[name] = answer["id"]
+    await until_subscribers(probe, "socket.io#/#", 3)  # Node's subscriptions on the other shards too
+    if mode == "dynamic":
+        for room, count in ((r0, 1), (r1, 2), (r2, 2)):
+            await until_subscribers(probe, f"socket.io#/#{room}#", count)
+
+    a.io.emit("all", b"\x01")
+    for driver, name in zip(drivers, "abn", strict=True):
+        assert (await driver.event(name, "all"))["args"] == [b"\x01"]
+    b.io.to(r1).emit("r1-from-py")  # r1's channel, on its own shard in the dynamic mode
+    assert (await da.event("a", "r1-from-py"))["args"] == []
+    assert (await dn.event("n", "r1-from-py"))["args"] == []
+    await n.call("emit", rooms=[r2], event="r2-from-node")
+    assert (await db.event("b", "r2-from-node"))["args"] == []
+    await n.call("emit", rooms=[r0], event="r0-from-node")
+    assert (await da.event("a", "r0-from-node"))["args"] == []
+    a.io.except_(r2).emit("not-r2")
+    assert (await da.event("a", "not-r2"))["args"] == []
+    a.io.emit("end")
+    for driver, name in zip(drivers, "abn", strict=True):
+        await driver.event(name, "end")
+    assert db.events("b", "not-r2") == [] and dn.events("n", "not-r2") == [] and da.events("a", "r2-from-node") == []
+
+    found = {s.id: s for s in await a.io.fetch_sockets()}
+    assert set(found) == set(ids.values())
+    assert found[ids["n"]].data == {"where": "node"} and found[ids["n"]].rooms == {ids["n"], r1, r2}
+    node_view = await n.call("fetchSockets")
+    assert sorted(s["id"] for s in node_view["sockets"]) == sorted(ids.values())
+    assert await b.io.server_count() == 3
+    assert sorted(await a.io.server_side_emit_with_ack("question", "x")) == ["node:x", "py:x"]
+    assert sorted((await n.call("serverSideEmitWithAck", event="question", args=["y"]))["responses"]) == [
+        "py:y",
+        "py:y",
+    ]
+    assert sorted(await b.io.timeout(TIMEOUT).emit_with_ack("q")) == ["a", "b", "n"]
+    await a.io.in_(ids["n"]).disconnect_sockets()
+    assert await dn.disconnected("n") == "io server disconnect"
+
+
 async def test_a_room_channel_whose_slot_moves_to_another_node(
     redis_cluster: RedisCluster,
     probe: ClusterClient,
