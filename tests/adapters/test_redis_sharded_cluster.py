@@ -192,6 +192,35 @@ async def test_mixed_cluster_with_the_official_sharded_adapter_on_create_cluster
     assert await dn.disconnected("n") == "io server disconnect"
 
 
+async def test_a_room_joined_and_left_in_a_burst_ends_subscribed_on_its_node(
+    redis_cluster: RedisCluster,
+    probe: ClusterClient,
+    start_py: Any,
+    start_clients: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Dynamic mode: SSUBSCRIBE and SUNSUBSCRIBE of one channel interleave; the confirmations of the
+    server's own unsubscriptions are not taken for a moved slot, and the last word is the subscription."""
+    caplog.set_level(logging.INFO, "socketeer.redis")
+    a = await start_py(create_sharded_adapter(redis_cluster.url, cluster=True, request_timeout=TIMEOUT))
+    b = await start_py(create_sharded_adapter(redis_cluster.url, cluster=True, request_timeout=TIMEOUT))
+    da = await start_clients(a.url)
+    sid = (await da.connect("a", "websocket"))["id"]
+    rooms = rooms_on_each_node(probe)
+    for _ in range(20):
+        for room in rooms:
+            await a.io.in_(sid).sockets_join(room)
+        for room in rooms:
+            await a.io.in_(sid).sockets_leave(room)
+    for room in rooms:
+        await a.io.in_(sid).sockets_join(room)
+    for room in rooms:
+        await until_subscribers(probe, f"socket.io#/#{room}#", 1)
+        b.io.to(room).emit("room", room)
+        assert (await da.event("a", "room"))["args"] == [room]
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO], [r.getMessage() for r in caplog.records]
+
+
 async def test_a_room_channel_whose_slot_moves_to_another_node(
     redis_cluster: RedisCluster,
     probe: ClusterClient,

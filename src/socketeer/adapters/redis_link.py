@@ -472,6 +472,7 @@ class ClusterRedisLink(RedisLink):
         await super().subscribe(shard_channels=shard_channels)
 
     async def shard_subscribers(self, channel: bytes) -> int:
+        await self.cluster.initialize()  # once: the slot map is needed to find the channel's node
         node = self._node_of(channel)
         return _numsub(await self.cluster.pubsub_shardnumsub(channel, target_nodes=node))
 
@@ -487,9 +488,9 @@ class ClusterRedisLink(RedisLink):
         delay = self.reconnect_delay
         while not self._closed:
             failure: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
-            self._failure = failure  # subscriptions made from now on go to the nodes too
             try:
                 await self._refresh_slots()
+                self._failure = failure  # subscriptions made from now on go to the nodes too
                 async with self._sub_lock:
                     await self._subscribe_on_nodes(list(self._subs[_SHARD]), "ssubscribe")
                 self._subscribed.set()
@@ -526,8 +527,15 @@ class ClusterRedisLink(RedisLink):
             async with self._sub_lock:
                 if self._failure is not None:
                     await self._subscribe_on_nodes(names, command)
-        except Exception as exc:  # a broken node connection: its reader notices and the link starts over
+        except Exception as exc:  # a node that fails or a stale slot map: the link starts over
             logger.debug("%s failed: %r", command, exc)
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        """Start over: read the slot map again and subscribe to everything on fresh connections."""
+        failure = self._failure
+        if failure is not None and not failure.done():
+            failure.set_result(exc)
 
     async def _subscribe_on_nodes(self, names: list[bytes], command: str) -> None:
         """(Un)subscribe ``names``, one command per slot, on the nodes that serve them; return once done."""
@@ -590,11 +598,8 @@ class ClusterRedisLink(RedisLink):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            failure = self._failure
-            if failure is not None and not failure.done():
-                failure.set_result(exc)
-            else:
-                logger.debug("subscriber connection to %s: %r", sub.node.name, exc)
+            logger.debug("subscriber connection to %s: %r", sub.node.name, exc)
+            self._fail(exc)
 
 
 def _numsub(reply: Any) -> int:
