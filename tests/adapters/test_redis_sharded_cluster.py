@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from redis.asyncio.cluster import RedisCluster as ClusterClient
 
-from redis_support import RedisCluster
+from redis_support import RedisCluster, free_port
 from socketeer.adapters.redis_sharded import create_sharded_adapter
 
 TIMEOUT = 5.0  # request_timeout of every server (s)
@@ -293,7 +293,7 @@ async def test_a_node_restart_is_one_outage_then_subscriptions_come_back(
     start_clients: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # last of the module: it restarts a node of the shared cluster
+    # it restarts a node of the shared cluster, which is ok again when restart_node returns
     caplog.set_level(logging.INFO, "socketeer.redis")
     a = await start_py(create_sharded_adapter(redis_cluster.url, cluster=True, request_timeout=TIMEOUT))
     b = await start_py(create_sharded_adapter(redis_cluster.url, cluster=True, request_timeout=TIMEOUT))
@@ -313,3 +313,31 @@ async def test_a_node_restart_is_one_outage_then_subscriptions_come_back(
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert sum("unreachable" in m for m in warnings) == 2, warnings  # one per server
     assert sum("reachable again" in m for m in warnings) == 2, warnings
+
+
+def test_clear_errors_for_what_a_cluster_cannot_do() -> None:
+    from redis.asyncio import Redis
+    from redis.asyncio.cluster import ClusterNode
+
+    from socketeer.adapters.redis_link import ClusterRedisLink, RedisLink
+
+    nodes = [ClusterNode("127.0.0.1", free_port())]  # never connected: the checks come first
+    with pytest.raises(TypeError, match="cluster=True needs a URL"):
+        create_sharded_adapter(Redis(), cluster=True)
+    with pytest.raises(TypeError, match="sharded pub/sub only"):
+        RedisLink(ClusterClient(startup_nodes=nodes))  # the classic and streams adapters' link
+    with pytest.raises(ValueError, match="decode_responses=False"):
+        ClusterRedisLink(ClusterClient(startup_nodes=nodes, decode_responses=True))
+    with pytest.raises(TypeError, match="RedisCluster client or a URL"):
+        ClusterRedisLink(Redis())  # type: ignore[arg-type]
+
+
+async def test_a_cluster_link_carries_shard_channels_only() -> None:
+    from socketeer.adapters.redis_link import ClusterRedisLink
+
+    link = ClusterRedisLink(f"redis://127.0.0.1:{free_port()}")
+    with pytest.raises(ValueError, match="shard channels only"):
+        await link.subscribe(channels={b"c": lambda channel, data: None})
+    with pytest.raises(ValueError, match="shard channels only"):
+        await link.subscribe(patterns={b"c*": lambda channel, data: None})
+    await link.close()

@@ -54,6 +54,11 @@ class RedisLink:
             self.client: Redis = Redis.from_url(redis, retry=Retry(NoBackoff(), 1), socket_connect_timeout=2.0)
             self._owns_client = True
         else:
+            if isinstance(redis, RedisCluster) and not isinstance(self, ClusterRedisLink):
+                raise TypeError(
+                    "a Redis Cluster carries sharded pub/sub only: use it with create_sharded_adapter "
+                    "(the classic and streams adapters need one Redis server)"
+                )
             self.client = redis
             self._owns_client = False
         if cast(Any, self.client).get_encoder().decode_responses:
