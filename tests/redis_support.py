@@ -181,7 +181,12 @@ class RedisCluster:
 
     def restart_node(self, index: int, timeout: float = 30.0) -> None:
         """Stop a node and start it again on its port, with its cluster config (it keeps its slots)."""
-        self.nodes[index].restart()
+        self.nodes[index].stop()
+        self.start_node(index, timeout)
+
+    def start_node(self, index: int, timeout: float = 30.0) -> None:
+        """Start a stopped node again; return once the cluster is ok."""
+        self.nodes[index].start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if all(self._cluster_ok(port) for port in self.ports):
