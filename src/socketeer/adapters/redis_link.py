@@ -3,6 +3,8 @@
 A :class:`RedisLink` holds the client that publishes and one subscriber connection that a reader task
 drains. It keeps what is subscribed (channels, patterns, shard channels) so that after an outage it
 subscribes again on a fresh connection. Publications leave in order from one writer task, pipelined.
+:class:`ClusterRedisLink` does the same on a Redis Cluster for sharded pub/sub: publications routed by
+slot, one subscriber connection per node.
 
 Faults: when Redis cannot be reached, local work goes on; what would be published is dropped (with a
 single warning per outage, and one line when the link is back), the reader reconnects with
