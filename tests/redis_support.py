@@ -100,28 +100,31 @@ class RedisServer:
 
 
 class RedisCluster:
-    """A Redis Cluster of ``size`` primaries (no replicas) on free loopback ports, for the sharded adapter.
+    """A Redis Cluster of ``size`` primaries (each with ``replicas`` replicas) on free loopback ports.
 
     Each node is a ``redis-server --cluster-enabled yes`` child process; ``start()`` joins them with
     ``redis-cli --cluster create`` and waits until every node reports the cluster ``ok``.
     """
 
-    def __init__(self, workdir: Path, size: int = 3) -> None:
+    def __init__(self, workdir: Path, size: int = 3, replicas: int = 0, node_timeout_ms: int = 5000) -> None:
         cli = shutil.which("redis-cli")
         if cli is None:
             raise RuntimeError("redis-cli is not on PATH: scripts/test installs it with apt-get")
         self.cli = cli
+        self.replicas = replicas
         self.nodes = [
             RedisServer(
                 workdir / f"node-{i}",
                 extra_args=(
                     "--cluster-enabled", "yes",
                     "--cluster-config-file", "nodes.conf",  # in the node's own --dir
-                    "--cluster-node-timeout", "5000",
+                    "--cluster-node-timeout", str(node_timeout_ms),
                     "--cluster-port", str(free_port()),  # not port + 10000, which may be above 65535
+                    "--cluster-replica-validity-factor", "0",  # a replica may take over however fresh
+                    "--repl-diskless-sync-delay", "0",
                 ),
             )
-            for i in range(size)
+            for i in range(size * (1 + replicas))
         ]
 
     @property
@@ -144,7 +147,7 @@ class RedisCluster:
                 self.cli,
                 "--cluster", "create",
                 *(f"127.0.0.1:{port}" for port in self.ports),
-                "--cluster-replicas", "0",
+                "--cluster-replicas", str(self.replicas),
                 "--cluster-yes",
             ],
             capture_output=True,
@@ -153,10 +156,16 @@ class RedisCluster:
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if all(self._cluster_ok(port) for port in self.ports):
+            if all(self._cluster_ok(port) and self._replica_synced(port) for port in self.ports):
                 return
             time.sleep(0.05)  # polling the cluster's state: nodes agree on it via gossip, no event to await
         raise RuntimeError(f"the Redis Cluster on {self.ports} did not reach state ok within {timeout} s")
+
+    def _replica_synced(self, port: int) -> bool:
+        out = subprocess.run(
+            [self.cli, "-p", str(port), "info", "replication"], capture_output=True, text=True, timeout=5
+        ).stdout
+        return "role:master" in out or "master_link_status:up" in out
 
     def _cluster_ok(self, port: int) -> bool:
         out = subprocess.run(

@@ -388,3 +388,41 @@ async def test_publishing_while_a_node_is_down(
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert sum("unreachable" in m for m in warnings) == 2, warnings
     assert sum("reachable again" in m for m in warnings) == 2, warnings
+
+
+async def test_a_failover_to_a_replica(
+    tmp_path: Path, start_py: Any, start_clients: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The primary of the namespace's channel dies; its replica takes its slots over: one outage per
+    server, then the servers subscribe on the new primary and broadcasts flow again."""
+    caplog.set_level(logging.INFO, "socketeer.redis")
+    cluster = RedisCluster(tmp_path / "ha", replicas=1, node_timeout_ms=1000)
+    await asyncio.to_thread(cluster.start)
+    client = ClusterClient.from_url(cluster.url)
+    try:
+        await client.initialize()
+        a = await start_py(create_sharded_adapter(cluster.url, cluster=True, request_timeout=TIMEOUT))
+        b = await start_py(create_sharded_adapter(cluster.url, cluster=True, request_timeout=TIMEOUT))
+        da = await start_clients(a.url)
+        assert (await da.connect("a", "websocket"))["connected"]
+        primary = client.get_node_from_key("socket.io#/#")
+        assert primary is not None
+        links = [server.io.of("/").adapter.link for server in (a, b)]
+
+        cluster.nodes[cluster.ports.index(primary.port)].kill()
+        for link in links:
+            assert await link.wait_health(False, 15)
+        for link in links:
+            assert await link.wait_health(True, 30)  # once the replica is elected and serves the slots
+        await client.nodes_manager.initialize()
+        new_primary = client.get_node_from_key("socket.io#/#")
+        assert new_primary is not None and new_primary.port != primary.port
+        assert await subscribers(client, "socket.io#/#") == 2
+        b.io.emit("after")
+        assert (await da.event("a", "after"))["args"] == []
+        warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert sum("unreachable" in m for m in warnings) == 2, warnings
+        assert sum("reachable again" in m for m in warnings) == 2, warnings
+    finally:
+        await client.aclose()
+        await asyncio.to_thread(cluster.stop)
