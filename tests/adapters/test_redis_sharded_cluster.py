@@ -229,6 +229,37 @@ async def test_a_room_joined_and_left_in_a_burst_ends_subscribed_on_its_node(
     assert not [r for r in caplog.records if r.levelno >= logging.INFO], [r.getMessage() for r in caplog.records]
 
 
+async def test_a_subscription_sent_to_a_node_that_gave_its_slot_away(
+    redis_cluster: RedisCluster,
+    probe: ClusterClient,
+    start_py: Any,
+    start_clients: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The server's slot map is stale (the slot moved while it had no channel there): the old node answers
+    its SSUBSCRIBE with MOVED, and the link reads the slot map again and subscribes on the new node."""
+    caplog.set_level(logging.INFO, "socketeer.redis")
+    room = rooms_on_each_node(probe)[1]
+    channel = f"socket.io#/#{room}#"
+    a = await start_py(create_sharded_adapter(redis_cluster.url, cluster=True, request_timeout=TIMEOUT))
+    b = await start_py(create_sharded_adapter(redis_cluster.url, cluster=True, request_timeout=TIMEOUT))
+    da = await start_clients(a.url)
+    sid = (await da.connect("a", "websocket"))["id"]
+    source = probe.get_node_from_key(channel)
+    assert source is not None
+    target = next(port for port in redis_cluster.ports if port != source.port)
+    redis_cluster.move_slot(probe.keyslot(channel), source.port, target)
+    await probe.nodes_manager.initialize()
+
+    await a.io.in_(sid).sockets_join(room)
+    await until_subscribers(probe, channel, 1)  # on the new node
+    b.io.to(room).emit("moved")
+    assert (await da.event("a", "moved"))["args"] == []
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("slots changed" in m and "MOVED" in m.upper() for m in messages), messages
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], messages
+
+
 async def test_a_room_channel_whose_slot_moves_to_another_node(
     redis_cluster: RedisCluster,
     probe: ClusterClient,

@@ -406,8 +406,9 @@ _NODE_SETTINGS = (
 class _NodeSubscriber:
     """The subscriber connection to one node of a cluster, and the task that reads it."""
 
-    def __init__(self, node: ClusterNode) -> None:
+    def __init__(self, node: ClusterNode, failure: asyncio.Future[BaseException]) -> None:
         self.node = node
+        self.failure = failure  # the link's attempt that this connection belongs to
         settings = {k: v for k, v in node.connection_kwargs.items() if k in _NODE_SETTINGS or k.startswith("ssl")}
         pool = ConnectionPool(
             connection_class=node.connection_class,
@@ -499,7 +500,7 @@ class ClusterRedisLink(RedisLink):
                 await self._refresh_slots()
                 self._failure = failure  # subscriptions made from now on go to the nodes too
                 async with self._sub_lock:
-                    await self._subscribe_on_nodes(list(self._subs[_SHARD]), "ssubscribe")
+                    await self._subscribe_on_nodes(list(self._subs[_SHARD]), "ssubscribe", failure)
                 self._subscribed.set()
                 if not self.healthy:
                     self._recovered()
@@ -528,24 +529,25 @@ class ClusterRedisLink(RedisLink):
             await self.cluster.nodes_manager.initialize()
 
     async def _send(self, command: str, names: list[bytes]) -> None:
-        if self._failure is None:
-            return  # the reader subscribes to everything when it (re)connects
-        try:
-            async with self._sub_lock:
-                if self._failure is not None:
-                    await self._subscribe_on_nodes(names, command)
-        except Exception as exc:  # a node that fails or a stale slot map: the link starts over
-            logger.debug("%s failed: %r", command, exc)
-            self._fail(exc)
-
-    def _fail(self, exc: BaseException) -> None:
-        """Start over: read the slot map again and subscribe to everything on fresh connections."""
         failure = self._failure
-        if failure is not None and not failure.done():
-            failure.set_result(exc)
+        if failure is None:
+            return  # the reader subscribes to everything when it (re)connects
+        async with self._sub_lock:
+            if self._failure is not failure:
+                return  # the link started over meanwhile, and subscribed to everything again
+            try:
+                await self._subscribe_on_nodes(names, command, failure)
+            except Exception as exc:  # a node that fails or a stale slot map: the link starts over
+                logger.debug("%s failed: %r", command, exc)
+                _fail(failure, exc)
 
-    async def _subscribe_on_nodes(self, names: list[bytes], command: str) -> None:
-        """(Un)subscribe ``names``, one command per slot, on the nodes that serve them; return once done."""
+    async def _subscribe_on_nodes(
+        self, names: list[bytes], command: str, failure: asyncio.Future[BaseException]
+    ) -> None:
+        """(Un)subscribe ``names``, one command per slot, on the nodes that serve them; return once done.
+
+        ``failure`` is the link's current attempt: resolved (with the error) when one of its node
+        readers fails, and then the link starts over."""
         by_node: dict[str, tuple[ClusterNode, dict[int, list[bytes]]]] = {}
         for name in names:
             node = self._node_of(name)
@@ -558,7 +560,7 @@ class ClusterRedisLink(RedisLink):
                 if sub is None:
                     if command != "ssubscribe":
                         continue  # nothing subscribed on that node
-                    sub = self._nodes[node.name] = _NodeSubscriber(node)
+                    sub = self._nodes[node.name] = _NodeSubscriber(node, failure)
                     # a private classic channel keeps the connection in subscriber mode when it has no shard
                     # channel left (nobody publishes on it)
                     await sub.pubsub.subscribe(b"socketeer#idle#")
@@ -575,8 +577,22 @@ class ClusterRedisLink(RedisLink):
                 tokens.append(token)
                 waiting.append(done)
                 await sub.pubsub.ping(token)  # its answer comes once the node has done the commands above
-            if waiting:
-                await asyncio.wait_for(asyncio.gather(*waiting), 2.0)
+            # the answers, or a node's reader that failed meanwhile (a MOVED answer to a SSUBSCRIBE)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 2.0
+            watched: set[asyncio.Future[Any]] = set(waiting)
+            while watched and not failure.done():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                done_now, _ = await asyncio.wait(
+                    watched | {failure}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                watched -= done_now
+            if failure.done():
+                raise failure.result()
+            if watched:
+                raise asyncio.TimeoutError(f"no answer to {command} from the cluster within 2 s")
         finally:
             for token in tokens:
                 self._pongs.pop(token, None)
@@ -606,7 +622,13 @@ class ClusterRedisLink(RedisLink):
             raise
         except Exception as exc:
             logger.debug("subscriber connection to %s: %r", sub.node.name, exc)
-            self._fail(exc)
+            _fail(sub.failure, exc)
+
+
+def _fail(failure: asyncio.Future[BaseException], exc: BaseException) -> None:
+    """End an attempt of a cluster link (once): it starts over."""
+    if not failure.done():
+        failure.set_result(exc)
 
 
 def _numsub(reply: Any) -> int:
