@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-__all__ = ["RedisServer", "free_port"]
+__all__ = ["RedisCluster", "RedisServer", "free_port"]
 
 
 def free_port() -> int:
@@ -22,13 +22,14 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not on PATH: scripts/test installs it with apt-get")
         self.binary = binary
         self.workdir = workdir
         self.port = port or free_port()
+        self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,6 +54,7 @@ class RedisServer:
                 "--appendonly", "no",
                 "--dir", str(self.workdir),
                 "--loglevel", "warning",
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -95,3 +97,112 @@ class RedisServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+class RedisCluster:
+    """A Redis Cluster of ``size`` primaries (each with ``replicas`` replicas) on free loopback ports.
+
+    Each node is a ``redis-server --cluster-enabled yes`` child process; ``start()`` joins them with
+    ``redis-cli --cluster create`` and waits until every node reports the cluster ``ok``.
+    """
+
+    def __init__(self, workdir: Path, size: int = 3, replicas: int = 0, node_timeout_ms: int = 5000) -> None:
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            raise RuntimeError("redis-cli is not on PATH: scripts/test installs it with apt-get")
+        self.cli = cli
+        self.replicas = replicas
+        self.nodes = [
+            RedisServer(
+                workdir / f"node-{i}",
+                extra_args=(
+                    "--cluster-enabled", "yes",
+                    "--cluster-config-file", "nodes.conf",  # in the node's own --dir
+                    "--cluster-node-timeout", str(node_timeout_ms),
+                    "--cluster-port", str(free_port()),  # not port + 10000, which may be above 65535
+                    "--cluster-replica-validity-factor", "0",  # a replica may take over however fresh
+                    "--repl-diskless-sync-delay", "0",
+                ),
+            )
+            for i in range(size * (1 + replicas))
+        ]
+
+    @property
+    def ports(self) -> list[int]:
+        return [node.port for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """The URL of one node: a cluster client discovers the others from it."""
+        return self.nodes[0].url
+
+    def version(self) -> tuple[int, ...]:
+        return self.nodes[0].version()
+
+    def start(self, timeout: float = 30.0) -> None:
+        for node in self.nodes:
+            node.start()
+        subprocess.run(
+            [
+                self.cli,
+                "--cluster", "create",
+                *(f"127.0.0.1:{port}" for port in self.ports),
+                "--cluster-replicas", str(self.replicas),
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=timeout,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self._cluster_ok(port) and self._replica_synced(port) for port in self.ports):
+                return
+            time.sleep(0.05)  # polling the cluster's state: nodes agree on it via gossip, no event to await
+        raise RuntimeError(f"the Redis Cluster on {self.ports} did not reach state ok within {timeout} s")
+
+    def _replica_synced(self, port: int) -> bool:
+        out = subprocess.run(
+            [self.cli, "-p", str(port), "info", "replication"], capture_output=True, text=True, timeout=5
+        ).stdout
+        return "role:master" in out or "master_link_status:up" in out
+
+    def _cluster_ok(self, port: int) -> bool:
+        out = subprocess.run(
+            [self.cli, "-p", str(port), "cluster", "info"], capture_output=True, text=True, timeout=5
+        ).stdout
+        return "cluster_state:ok" in out
+
+    def _cli(self, port: int, *args: str) -> str:
+        done = subprocess.run([self.cli, "-p", str(port), *args], capture_output=True, text=True, timeout=5)
+        if done.returncode != 0 or done.stdout.startswith("ERR"):
+            raise RuntimeError(f"redis-cli {' '.join(args)} on {port}: {done.stdout}{done.stderr}")
+        return done.stdout.strip()
+
+    def move_slot(self, slot: int, source: int, target: int) -> None:
+        """Give ``slot`` (holding no keys) from the node on port ``source`` to the one on ``target``,
+        as ``redis-cli --cluster reshard`` does: IMPORTING, MIGRATING, then the new owner on every node."""
+        target_id = self._cli(target, "cluster", "myid")
+        self._cli(target, "cluster", "setslot", str(slot), "importing", self._cli(source, "cluster", "myid"))
+        self._cli(source, "cluster", "setslot", str(slot), "migrating", target_id)
+        for port in (target, source, *(p for p in self.ports if p not in (source, target))):
+            self._cli(port, "cluster", "setslot", str(slot), "node", target_id)
+
+    def restart_node(self, index: int, timeout: float = 30.0) -> None:
+        """Stop a node and start it again on its port, with its cluster config (it keeps its slots)."""
+        self.nodes[index].stop()
+        self.start_node(index, timeout)
+
+    def start_node(self, index: int, timeout: float = 30.0) -> None:
+        """Start a stopped node again; return once the cluster is ok."""
+        self.nodes[index].start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self._cluster_ok(port) for port in self.ports):
+                return
+            time.sleep(0.05)  # gossip brings the cluster back to state ok: no event to await
+        raise RuntimeError(f"the Redis Cluster on {self.ports} is not ok {timeout} s after a restart")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

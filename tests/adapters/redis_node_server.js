@@ -2,7 +2,8 @@
 // A Node socket.io@4 server with the official Redis adapter, driven by socketeer's cluster tests.
 //
 // Usage: node redis_node_server.js <redis url> <mode> <options JSON> [hard timeout ms]
-//   mode: "classic" (createAdapter) or "sharded" (createShardedAdapter); options go to the adapter.
+//   mode: "classic" (createAdapter), "sharded" (createShardedAdapter), or "sharded-cluster"
+//   (createShardedAdapter on node-redis' createCluster, the url naming one node); options go to the adapter.
 //
 // Prints {"ev": "ready", "port": n} once it listens on 127.0.0.1, then reads one JSON command per line
 // on stdin and answers each with {"re": <id>, ...}. Server-side events it receives are printed as
@@ -13,7 +14,7 @@
 const readline = require("node:readline");
 const http = require("node:http");
 const { Server } = require("socket.io");
-const { createClient } = require("redis");
+const { createClient, createCluster } = require("redis");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
 
 const [redisUrl, mode, optionsJson, hardTimeout] = process.argv.slice(2);
@@ -49,12 +50,12 @@ function fromJson(value) {
 }
 
 async function main() {
-  const pub = createClient({ url: redisUrl });
+  const pub = mode === "sharded-cluster" ? createCluster({ rootNodes: [{ url: redisUrl }] }) : createClient({ url: redisUrl });
   const sub = pub.duplicate();
   pub.on("error", (err) => out({ ev: "redis_error", message: String(err) }));
   sub.on("error", (err) => out({ ev: "redis_error", message: String(err) }));
   await Promise.all([pub.connect(), sub.connect()]);
-  const adapter = mode === "sharded" ? createShardedAdapter(pub, sub, options) : createAdapter(pub, sub, options);
+  const adapter = mode.startsWith("sharded") ? createShardedAdapter(pub, sub, options) : createAdapter(pub, sub, options);
   const httpServer = http.createServer();
   const io = new Server(httpServer, { adapter });
 
@@ -88,8 +89,13 @@ async function main() {
   }
 
   // Commands that publish answer after a PING on the publishing connection: Redis has the message.
+  // On a cluster, a PING on the connection to every primary (each message went to its channel's shard).
   const flushed = async () => {
-    await pub.ping();
+    if (mode === "sharded-cluster") {
+      await Promise.all(pub.masters.map(async (node) => (await pub.nodeClient(node)).ping()));
+    } else {
+      await pub.ping();
+    }
     return {};
   };
   const commands = {
@@ -159,7 +165,7 @@ async function main() {
 
   // the adapters subscribed on `sub` when the namespaces were created; a subscription made after them
   // on the same connection is confirmed after theirs: once it is, this server hears the cluster
-  const probe = mode === "sharded" ? "sSubscribe" : "subscribe";
+  const probe = mode.startsWith("sharded") ? "sSubscribe" : "subscribe";
   await sub[probe](`probe#${process.pid}#`, () => {});
   httpServer.listen(0, "127.0.0.1", () => {
     out({ ev: "ready", port: httpServer.address().port });

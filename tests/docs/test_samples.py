@@ -48,6 +48,7 @@ CHECKED_ELSEWHERE = {
     "examples/django_app.py": "tests/examples/test_examples.py",
     "examples/litestar_app.py": "tests/examples/test_examples.py",
     "docs/samples/webtransport_page.js": "tests/browser/test_webtransport_browser.py",
+    "docs/samples/scaling_sharded_cluster.py": "tests/adapters/test_redis_sharded_cluster.py",  # a Redis Cluster
 }
 
 

@@ -3,6 +3,8 @@
 A :class:`RedisLink` holds the client that publishes and one subscriber connection that a reader task
 drains. It keeps what is subscribed (channels, patterns, shard channels) so that after an outage it
 subscribes again on a fresh connection. Publications leave in order from one writer task, pipelined.
+:class:`ClusterRedisLink` does the same on a Redis Cluster for sharded pub/sub: publications routed by
+slot, one subscriber connection per node.
 
 Faults: when Redis cannot be reached, local work goes on; what would be published is dropped (with a
 single warning per outage, and one line when the link is back), the reader reconnects with
@@ -19,11 +21,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import AskError, MovedError, SlotNotCoveredError, TryAgainError
 
-__all__ = ["MessageHandler", "RedisLink"]
+__all__ = ["ClusterRedisLink", "MessageHandler", "RedisLink"]
 
 logger = logging.getLogger("socketeer.redis")
 
@@ -52,6 +56,11 @@ class RedisLink:
             self.client: Redis = Redis.from_url(redis, retry=Retry(NoBackoff(), 1), socket_connect_timeout=2.0)
             self._owns_client = True
         else:
+            if isinstance(redis, RedisCluster) and not isinstance(self, ClusterRedisLink):
+                raise TypeError(
+                    "a Redis Cluster carries sharded pub/sub only: use it with create_sharded_adapter "
+                    "(the classic and streams adapters need one Redis server)"
+                )
             self.client = redis
             self._owns_client = False
         if cast(Any, self.client).get_encoder().decode_responses:
@@ -267,6 +276,10 @@ class RedisLink:
         """Run one command on the publishing client (``PUBSUB NUMSUB``...)."""
         return await cast(Any, self.client).execute_command(*args)
 
+    async def shard_subscribers(self, channel: bytes) -> int:
+        """How many connections subscribe to the shard channel (``PUBSUB SHARDNUMSUB``)."""
+        return _numsub(await self.command("PUBSUB", "SHARDNUMSUB", channel))
+
     # -- reading -----------------------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
@@ -369,6 +382,263 @@ class RedisLink:
         self.healthy = True
         self._health_changed.set()
         logger.warning("Redis is reachable again: subscriptions restored")
+
+
+class _Resharded(Exception):
+    """A shard channel left the node that served it (its slot moved): subscribe again where it is now."""
+
+
+#: errors that say the slot map changed, not that Redis is gone: subscribe again, without an outage
+_SLOT_CHANGES = (_Resharded, MovedError, AskError, TryAgainError)
+#: what a node's subscriber connection takes from the cluster client's connection settings
+_NODE_SETTINGS = (
+    "username",
+    "password",
+    "credential_provider",
+    "client_name",
+    "socket_connect_timeout",
+    "socket_keepalive",
+    "socket_keepalive_options",
+    "protocol",
+)
+
+
+class _NodeSubscriber:
+    """The subscriber connection to one node of a cluster, and the task that reads it."""
+
+    def __init__(self, node: ClusterNode, failure: asyncio.Future[BaseException]) -> None:
+        self.node = node
+        self.failure = failure  # the link's attempt that this connection belongs to
+        settings = {k: v for k, v in node.connection_kwargs.items() if k in _NODE_SETTINGS or k.startswith("ssl")}
+        pool = ConnectionPool(
+            connection_class=node.connection_class,
+            host=node.host,
+            port=node.port,
+            retry=Retry(NoBackoff(), 0),  # a broken connection ends the reader: the link starts over
+            **settings,
+        )
+        # no socket timeout: a subscriber waits for messages as long as it takes
+        self.redis = Redis.from_pool(pool)  # the client closes the pool
+        self.pubsub: Any = self.redis.pubsub()
+        self.task: asyncio.Task[None] | None = None
+        self.unsubscribing: dict[bytes, int] = {}  # SUNSUBSCRIBE sent, confirmation not yet read
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            try:
+                await self.task
+            except BaseException:  # noqa: S110 - a cancelled task; any failure was reported by it
+                pass
+        for closing in (self.pubsub.aclose, self.redis.aclose):
+            try:
+                await closing()
+            except Exception as exc:
+                logger.debug("closing the subscriber connection to %s: %r", self.node.name, exc)
+
+
+class ClusterRedisLink(RedisLink):
+    """Sharded pub/sub over a Redis Cluster (Redis 7+).
+
+    ``SPUBLISH`` goes through the cluster client, which sends each message to the node that serves its
+    channel's slot. Subscriptions use one connection per node that serves a subscribed channel, with one
+    ``SSUBSCRIBE`` per slot (a command that names channels of several slots is refused with CROSSSLOT).
+    When a node is lost, or a slot moves (``MOVED``, or the node unsubscribes the channels of a slot it
+    gave away), the link reads the slot map again and subscribes on the nodes that serve them now.
+    Only shard channels: classic pub/sub on a cluster is the classic adapter's business, on one node.
+    """
+
+    def __init__(
+        self,
+        redis: RedisCluster | str,
+        *,
+        reconnect_delay: float = 0.05,
+        reconnect_max_delay: float = 2.0,
+    ) -> None:
+        if isinstance(redis, str):
+            cluster = RedisCluster.from_url(redis, socket_connect_timeout=2.0)
+            owns = True
+        elif isinstance(redis, RedisCluster):
+            cluster, owns = redis, False
+        else:
+            raise TypeError(f"a ClusterRedisLink needs a RedisCluster client or a URL, not {type(redis).__name__}")
+        super().__init__(cast(Any, cluster), reconnect_delay=reconnect_delay, reconnect_max_delay=reconnect_max_delay)
+        self.cluster = cluster
+        self._owns_client = owns
+        self._nodes: dict[str, _NodeSubscriber] = {}
+        self._failure: asyncio.Future[BaseException] | None = None
+        self._initialized = False
+
+    async def subscribe(
+        self,
+        channels: dict[bytes, MessageHandler] | None = None,
+        patterns: dict[bytes, MessageHandler] | None = None,
+        shard_channels: dict[bytes, MessageHandler] | None = None,
+    ) -> None:
+        if channels or patterns:
+            raise ValueError("a Redis Cluster link carries shard channels only (the sharded adapter)")
+        await super().subscribe(shard_channels=shard_channels)
+
+    async def shard_subscribers(self, channel: bytes) -> int:
+        await self.cluster.initialize()  # once: the slot map is needed to find the channel's node
+        node = self._node_of(channel)
+        return _numsub(await self.cluster.pubsub_shardnumsub(channel, target_nodes=node))
+
+    def _node_of(self, channel: bytes) -> ClusterNode:
+        node = self.cluster.get_node_from_key(cast(Any, channel))
+        if node is None:
+            raise SlotNotCoveredError(f"no node of the cluster serves the slot of {channel!r}")
+        return node
+
+    # -- subscriptions, one connection per node --------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        delay = self.reconnect_delay
+        while not self._closed:
+            failure: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+            try:
+                await self._refresh_slots()
+                self._failure = failure  # subscriptions made from now on go to the nodes too
+                async with self._sub_lock:
+                    await self._subscribe_on_nodes(list(self._subs[_SHARD]), "ssubscribe", failure)
+                self._subscribed.set()
+                if not self.healthy:
+                    self._recovered()
+                delay = self.reconnect_delay
+                raise await failure
+            except asyncio.CancelledError:
+                raise
+            except _SLOT_CHANGES as exc:
+                logger.info("the Redis Cluster's slots changed (%r): subscribing again", exc)
+            except Exception as exc:
+                self._outage(exc, "reconnecting")
+            finally:
+                self._failure = None
+                self._subscribed.clear()
+                nodes, self._nodes = list(self._nodes.values()), {}
+                for sub in nodes:
+                    await sub.close()
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, self.reconnect_max_delay)
+
+    async def _refresh_slots(self) -> None:
+        if not self._initialized:
+            await self.cluster.initialize()
+            self._initialized = True
+        else:
+            await self.cluster.nodes_manager.initialize()
+
+    async def _send(self, command: str, names: list[bytes]) -> None:
+        failure = self._failure
+        if failure is None:
+            return  # the reader subscribes to everything when it (re)connects
+        async with self._sub_lock:
+            if self._failure is not failure:
+                return  # the link started over meanwhile, and subscribed to everything again
+            try:
+                await self._subscribe_on_nodes(names, command, failure)
+            except Exception as exc:  # a node that fails or a stale slot map: the link starts over
+                logger.debug("%s failed: %r", command, exc)
+                _fail(failure, exc)
+
+    async def _subscribe_on_nodes(
+        self, names: list[bytes], command: str, failure: asyncio.Future[BaseException]
+    ) -> None:
+        """(Un)subscribe ``names``, one command per slot, on the nodes that serve them; return once done.
+
+        ``failure`` is the link's current attempt: resolved (with the error) when one of its node
+        readers fails, and then the link starts over."""
+        by_node: dict[str, tuple[ClusterNode, dict[int, list[bytes]]]] = {}
+        for name in names:
+            node = self._node_of(name)
+            by_node.setdefault(node.name, (node, {}))[1].setdefault(self.cluster.keyslot(name), []).append(name)
+        waiting: list[asyncio.Future[None]] = []
+        tokens: list[bytes] = []
+        try:
+            for node, slots in by_node.values():
+                sub = self._nodes.get(node.name)
+                if sub is None:
+                    if command != "ssubscribe":
+                        continue  # nothing subscribed on that node
+                    sub = self._nodes[node.name] = _NodeSubscriber(node, failure)
+                    # a private classic channel keeps the connection in subscriber mode when it has no shard
+                    # channel left (nobody publishes on it)
+                    await sub.pubsub.subscribe(b"socketeer#idle#")
+                    sub.task = asyncio.ensure_future(self._read_node(sub))
+                for group in slots.values():
+                    if command == "sunsubscribe":
+                        for name in group:
+                            sub.unsubscribing[name] = sub.unsubscribing.get(name, 0) + 1
+                    await getattr(sub.pubsub, command)(*group)
+                self._tokens += 1
+                token = b"socketeer-%d" % self._tokens
+                done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._pongs[token] = done
+                tokens.append(token)
+                waiting.append(done)
+                await sub.pubsub.ping(token)  # its answer comes once the node has done the commands above
+            # the answers, or a node's reader that failed meanwhile (a MOVED answer to a SSUBSCRIBE)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 2.0
+            watched: set[asyncio.Future[Any]] = set(waiting)
+            while watched and not failure.done():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                done_now, _ = await asyncio.wait(
+                    watched | {failure}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                watched -= done_now
+            if failure.done():
+                raise failure.result()
+            if watched:
+                raise asyncio.TimeoutError(f"no answer to {command} from the cluster within 2 s")
+        finally:
+            for token in tokens:
+                self._pongs.pop(token, None)
+
+    async def _read_node(self, sub: _NodeSubscriber) -> None:
+        shard = self._subs[_SHARD]
+        try:
+            while True:
+                message = await sub.pubsub.get_message(timeout=None)
+                if message is None:
+                    continue
+                kind = message.get("type")
+                if kind == "smessage":
+                    self._dispatch(message)
+                elif kind == "pong":
+                    self._on_pong(message.get("data"))
+                elif kind == "sunsubscribe":
+                    channel = message.get("channel")
+                    pending = sub.unsubscribing.get(channel, 0)
+                    if pending > 1:
+                        sub.unsubscribing[channel] = pending - 1
+                    elif pending == 1:
+                        del sub.unsubscribing[channel]
+                    elif channel in shard:
+                        raise _Resharded(f"{sub.node.name} no longer serves {channel!r}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.debug("subscriber connection to %s: %r", sub.node.name, exc)
+            _fail(sub.failure, exc)
+
+
+def _fail(failure: asyncio.Future[BaseException], exc: BaseException) -> None:
+    """End an attempt of a cluster link (once): it starts over."""
+    if not failure.done():
+        failure.set_result(exc)
+
+
+def _numsub(reply: Any) -> int:
+    """The count of a ``PUBSUB (SHARD)NUMSUB`` reply for one channel: ``[name, n]`` or ``[(name, n)]``."""
+    if isinstance(reply, (list, tuple)):
+        if len(reply) == 1 and isinstance(reply[0], (list, tuple)):
+            reply = reply[0]
+        if len(reply) > 1:
+            return int(reply[1])
+    raise ValueError(f"unexpected PUBSUB NUMSUB reply: {reply!r}")
 
 
 def _done(future: asyncio.Future[None] | None) -> None:

@@ -18,6 +18,12 @@ adapter does (``server_count`` counts the subscribers of that channel)::
     from socketeer.adapters.redis_sharded import create_sharded_adapter
 
     io = socketeer.Server(adapter=create_sharded_adapter("redis://127.0.0.1:6379/0"))
+
+On a Redis Cluster (``cluster=True``, or a ``RedisCluster`` client), ``SPUBLISH`` goes to the node
+that serves the channel's slot and the server subscribes on each node that serves one of its channels
+(:class:`~socketeer.adapters.redis_link.ClusterRedisLink`)::
+
+    io = socketeer.Server(adapter=create_sharded_adapter("redis://10.0.0.1:7000", cluster=True))
 """
 
 from __future__ import annotations
@@ -28,13 +34,14 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from .._types import Room, Sid
 from ..exceptions import RemoteProtocolError
 from .base import BroadcastOptions, LocalDelivery, RoomEvent
 from .cluster import DEFAULT_TIMEOUT, ClusterAdapter, Outgoing
 from .cluster_messages import BroadcastData, MessageType, decode_json_or_msgpack, encode_json_or_msgpack
-from .redis_link import MessageHandler, RedisLink
+from .redis_link import ClusterRedisLink, MessageHandler, RedisLink
 
 __all__ = ["ShardedRedisAdapter", "SubscriptionMode", "create_sharded_adapter"]
 
@@ -197,11 +204,10 @@ class ShardedRedisAdapter(ClusterAdapter):
 
     async def server_count(self) -> int:
         try:
-            reply = await self.link.command("PUBSUB", "SHARDNUMSUB", self._channel)
+            return await self.link.shard_subscribers(self._channel)
         except Exception as exc:
             logger.debug("server count unavailable (%r): acting on this server only", exc)
             return 1
-        return int(reply[1]) if isinstance(reply, (list, tuple)) and len(reply) > 1 else 1
 
     def _on_raw(self, channel: bytes, data: bytes) -> None:
         try:
@@ -217,14 +223,28 @@ class ShardedRedisAdapter(ClusterAdapter):
 
 
 def create_sharded_adapter(
-    redis: Redis | str | RedisLink,
+    redis: Redis | RedisCluster | str | RedisLink,
     *,
+    cluster: bool = False,
     channel_prefix: str = "socket.io",
     subscription_mode: SubscriptionMode = "dynamic",
     request_timeout: float = DEFAULT_TIMEOUT,
 ) -> Callable[[LocalDelivery], ShardedRedisAdapter]:
-    """The ``adapter`` option of :class:`~socketeer.Server` for Redis sharded pub/sub (Redis 7+)."""
-    link = redis if isinstance(redis, RedisLink) else RedisLink(redis)
+    """The ``adapter`` option of :class:`~socketeer.Server` for Redis sharded pub/sub (Redis 7+).
+
+    ``redis``: a URL, a client, or a link shared with other adapters. A Redis Cluster is either a
+    ``redis.asyncio.cluster.RedisCluster`` client or the URL of one of its nodes with ``cluster=True``
+    (the client finds the others); each message then goes to the shard that serves its channel.
+    """
+    link: RedisLink
+    if isinstance(redis, RedisLink):
+        link = redis
+    elif isinstance(redis, RedisCluster) or (cluster and isinstance(redis, str)):
+        link = ClusterRedisLink(redis)
+    elif cluster:
+        raise TypeError("cluster=True needs a URL (or pass a redis.asyncio.cluster.RedisCluster client)")
+    else:
+        link = RedisLink(redis)
 
     def factory(delivery: LocalDelivery) -> ShardedRedisAdapter:
         return ShardedRedisAdapter(
