@@ -113,6 +113,11 @@ def peers(python: str) -> dict[str, Peer]:
             ("echo", "fanout"),
         ),
     }
+    before = os.environ.get("SOCKETEER_BEFORE_SRC")
+    if before:  # socketeer from another source tree (an older commit's src/), in the same run: `--before-src`
+        known["socketeer-before"] = Peer(
+            "socketeer-before", ("env", f"PYTHONPATH={before}", python, str(PEERS_DIR / "socketeer_peer.py"))
+        )
     for server in ("uvicorn", "hypercorn", "granian"):
         name = f"floor-{server}"
         known[name] = Peer(name, (python, asgi_run, server, "asgi_floor:app"), FLOOR_SCENARIOS)
@@ -333,7 +338,15 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="measure nothing: print the tables of these raw results (repeatable)",
     )
+    parser.add_argument(
+        "--before-src",
+        type=Path,
+        default=None,
+        help="an older checkout's src/ directory: adds the peer socketeer-before, socketeer from that tree",
+    )
     args = parser.parse_args(argv)
+    if args.before_src is not None:
+        os.environ["SOCKETEER_BEFORE_SRC"] = str(args.before_src.resolve())
     args.peers = ",".join(PEER_SETS.get(name, name) for name in args.peers.split(","))
     if args.sources:
         rows = [
