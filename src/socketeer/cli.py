@@ -31,20 +31,7 @@ def load_server(target: str) -> Server:
     """
     from .server.server import Server
 
-    module_name, sep, attr = target.partition(":")
-    if not sep or not module_name or not attr:
-        raise TargetError(f"expected 'module:attribute', got {target!r}")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise TargetError(f"cannot import module {module_name!r}: {exc}") from exc
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise TargetError(f"module {module_name!r} has no attribute {attr!r}") from None
+    obj = _import_target(target, "")
     if not isinstance(obj, Server) and callable(obj):
         try:
             inspect.signature(obj).bind()
@@ -62,9 +49,18 @@ def load_server(target: str) -> Server:
 
 def load_app(target: str) -> Any:
     """Import ``module:attr`` and return the ASGI application it names (``socketeer serve --app``)."""
+    obj = _import_target(target, " for --app")
+    if not callable(obj):
+        raise TargetError(f"--app {target!r} is {type(obj).__name__}, not an ASGI application")
+    return obj
+
+
+def _import_target(target: str, what: str) -> Any:
+    """The object that ``module:attr`` names (``attr`` may be dotted); the current directory is
+    importable. ``what`` completes the message of a malformed target (``" for --app"``)."""
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
-        raise TargetError(f"expected 'module:attribute' for --app, got {target!r}")
+        raise TargetError(f"expected 'module:attribute'{what}, got {target!r}")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
@@ -76,8 +72,6 @@ def load_app(target: str) -> Any:
             obj = getattr(obj, part)
         except AttributeError:
             raise TargetError(f"module {module_name!r} has no attribute {attr!r}") from None
-    if not callable(obj):
-        raise TargetError(f"--app {target!r} is {type(obj).__name__}, not an ASGI application")
     return obj
 
 

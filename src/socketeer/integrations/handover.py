@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from email.utils import formatdate
@@ -34,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 from ..transports.engine_server import EngineHost
 from ..transports.ports import HttpRequest, HttpResponse
 from .asgi import ASGIApp, ASGIApplication, Message
-from .standalone import HttpProtocol, StandaloneServer, install_uvloop
+from .standalone import HttpProtocol, StandaloneServer, run_until_signalled
 
 __all__ = ["AppHandover", "run", "serve"]
 
@@ -398,18 +397,9 @@ def run(
     webtransport: bool = False,
 ) -> None:
     """:func:`socketeer.integrations.standalone.run` with ``app`` served on the same port (see :func:`serve`)."""
-    if use_uvloop:
-        install_uvloop()
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
-                pass
-        server = await serve(
+    def start() -> Awaitable[StandaloneServer]:
+        return serve(
             io,
             host,
             port,
@@ -419,9 +409,5 @@ def run(
             keyfile=keyfile,
             webtransport=webtransport,
         )
-        if on_ready is not None:
-            on_ready(server)
-        await stop.wait()
-        await io.close()
 
-    asyncio.run(main())
+    run_until_signalled(io, start, use_uvloop=use_uvloop, on_ready=on_ready)

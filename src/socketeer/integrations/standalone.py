@@ -905,6 +905,30 @@ def run(
 ) -> None:
     """Run until SIGINT or SIGTERM, then close gracefully (``socketeer serve``); ``certfile``,
     ``keyfile`` and ``webtransport`` as for :func:`serve`."""
+
+    def start() -> Awaitable[StandaloneServer]:
+        return serve(
+            io,
+            host,
+            port,
+            http_handler=http_handler,
+            certfile=certfile,
+            keyfile=keyfile,
+            webtransport=webtransport,
+        )
+
+    run_until_signalled(io, start, use_uvloop=use_uvloop, on_ready=on_ready)
+
+
+def run_until_signalled(
+    io: EngineHost,
+    start: Callable[[], Awaitable[StandaloneServer]],
+    *,
+    use_uvloop: bool = True,
+    on_ready: Callable[[StandaloneServer], None] | None = None,
+) -> None:
+    """Start a server with ``start()`` in a new event loop, run it until SIGINT or SIGTERM, then close
+    ``io`` gracefully: the body of :func:`run` and of the one-port runner of ``integrations.handover``."""
     if use_uvloop:
         install_uvloop()
 
@@ -916,15 +940,7 @@ def run(
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
                 pass
-        server = await serve(
-            io,
-            host,
-            port,
-            http_handler=http_handler,
-            certfile=certfile,
-            keyfile=keyfile,
-            webtransport=webtransport,
-        )
+        server = await start()
         if on_ready is not None:
             on_ready(server)
         await stop.wait()
