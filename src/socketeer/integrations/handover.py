@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 from ..transports.engine_server import EngineHost
 from ..transports.ports import HttpRequest, HttpResponse
 from .asgi import ASGIApp, ASGIApplication, Message
-from .standalone import HttpProtocol, StandaloneServer, run_until_signalled
+from .standalone import HttpProtocol, StandaloneServer, listen, run_until_signalled, tls_context
 
 __all__ = ["AppHandover", "run", "serve"]
 
@@ -334,14 +334,6 @@ class _FirstRequest(asyncio.Protocol):
 # -- entry points ------------------------------------------------------------------------------
 
 
-def _ssl_context(certfile: str, keyfile: str | None) -> Any:
-    import ssl as ssl_module
-
-    context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(certfile, keyfile)
-    return context
-
-
 async def serve(
     io: EngineHost,
     host: str = "127.0.0.1",
@@ -361,25 +353,16 @@ async def serve(
     """Like :func:`socketeer.integrations.standalone.serve`, with every request that is not Socket.IO's
     served by ``app`` (with uvicorn's HTTP); the application's lifespan starts before the server listens
     and shuts down when it closes (``await io.close()``). The handover is ``server.handover``."""
-    if webtransport and certfile is None:
-        raise ValueError("webtransport needs certfile (HTTP/3 has no plain-text mode)")
+    ssl = tls_context(ssl, certfile, keyfile, webtransport)
     handover = AppHandover(io, app, app_options)
-    if ssl is None and certfile is not None:
-        ssl = _ssl_context(certfile, keyfile)
     server = StandaloneServer(
         io, ssl=ssl, request_timeout=request_timeout, keep_alive_timeout=keep_alive_timeout
     )
     handover.attach(server)
     server.handover = handover
     await handover.startup()
-    try:
-        await server.start(host, port, reuse_port=reuse_port, backlog=backlog)
-        if webtransport:
-            assert certfile is not None
-            await server.start_webtransport(host, certfile, keyfile)
-    except BaseException:
-        await server.close()  # its closing hooks stop the application (lifespan shutdown)
-        raise
+    # on failure, listen() closes the server, whose closing hooks stop the application (lifespan shutdown)
+    await listen(server, host, port, reuse_port, backlog, certfile, keyfile, webtransport)
     return server
 
 

@@ -861,34 +861,50 @@ async def serve(
     it also closes idle fresh connections and slow "slowloris" senders); ``keep_alive_timeout`` is how long
     an idle keep-alive connection stays open between requests.
     """
-    if webtransport and certfile is None:
-        raise ValueError("webtransport needs certfile (HTTP/3 has no plain-text mode)")
-    if ssl is None and certfile is not None:
-        ssl = _ssl_context(certfile, keyfile)
     server = StandaloneServer(
         io,
         http_handler=http_handler,
-        ssl=ssl,
+        ssl=tls_context(ssl, certfile, keyfile, webtransport),
         request_timeout=request_timeout,
         keep_alive_timeout=keep_alive_timeout,
     )
-    await server.start(host, port, reuse_port=reuse_port, backlog=backlog)
-    if webtransport:
-        assert certfile is not None
-        try:
-            await server.start_webtransport(host, certfile, keyfile)
-        except BaseException:
-            await server.close()
-            raise
+    await listen(server, host, port, reuse_port, backlog, certfile, keyfile, webtransport)
     return server
 
 
-def _ssl_context(certfile: str, keyfile: str | None) -> Any:
+def tls_context(ssl: Any, certfile: str | None, keyfile: str | None, webtransport: bool) -> Any:
+    """The TLS context of :func:`serve` (and of the one-port server of ``integrations.handover``):
+    ``ssl`` when given, else one made from ``certfile``/``keyfile``, else ``None``."""
+    if webtransport and certfile is None:
+        raise ValueError("webtransport needs certfile (HTTP/3 has no plain-text mode)")
+    if ssl is not None or certfile is None:
+        return ssl
     import ssl as ssl_module
 
     context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
     context.load_cert_chain(certfile, keyfile)
     return context
+
+
+async def listen(
+    server: StandaloneServer,
+    host: str,
+    port: int,
+    reuse_port: bool,
+    backlog: int,
+    certfile: str | None,
+    keyfile: str | None,
+    webtransport: bool,
+) -> None:
+    """Start ``server`` on TCP (and on UDP for WebTransport); if that fails, close it and raise."""
+    try:
+        await server.start(host, port, reuse_port=reuse_port, backlog=backlog)
+        if webtransport:
+            assert certfile is not None
+            await server.start_webtransport(host, certfile, keyfile)
+    except BaseException:
+        await server.close()
+        raise
 
 
 def run(
