@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,16 +154,30 @@ def ready(port: int) -> bool:
 
 @contextlib.contextmanager
 def server(peer: Peer, port: int, cpu: int | None, log: Path) -> Any:
+    with process(peer.name, peer.command, port, cpu, log) as proc:
+        yield proc
+
+
+@contextlib.contextmanager
+def process(
+    name: str,
+    command: tuple[str, ...],
+    port: int,
+    cpu: int | None,
+    log: Path,
+    is_ready: Callable[[int], bool] = ready,
+) -> Any:
+    """Run ``command`` (PORT set, pinned to ``cpu``) until ``is_ready(port)``; stop its process group after."""
     env = dict(os.environ, PORT=str(port), NODE_PATH=str(NODE_MODULES))
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            pinned(peer.command, cpu), env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            pinned(command, cpu), env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
         deadline = time.monotonic() + 30
-        while not ready(port):  # another process: no event to wait for, so ask (bounded)
+        while not is_ready(port):  # another process: no event to wait for, so ask (bounded)
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{peer.name} did not start (see {log})")
+                raise RuntimeError(f"{name} did not start (see {log})")
             time.sleep(0.1)
         yield proc
     finally:

@@ -14,16 +14,12 @@ Needs fastapi and uvicorn in the peers' interpreter (``--python``).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,35 +42,8 @@ def http_ready(port: int) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def http_server(
-    command: list[str], port: int, cpu: int | None, log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    env = dict(os.environ, PORT=str(port))
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            bench.pinned(tuple(command), cpu),
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while not http_ready(port):  # another process: ask, bounded
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{command} did not start (see {log})")
-            time.sleep(0.1)
-        yield proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+def http_server(command: list[str], port: int, cpu: int | None, log: Path) -> Any:
+    return bench.process(" ".join(command), tuple(command), port, cpu, log, http_ready)
 
 
 def measure_http(flag: str, args: argparse.Namespace, log: Path) -> dict[str, Any]:
